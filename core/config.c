@@ -28,8 +28,8 @@
 #define LINE_MAX_LEN 4096
 #define FILE_MAX_LEN (1024 * 1024)
 #define HOST_MAX_LEN 255
-#define NAME_RULE "names are 1-64 characters of A-Za-z0-9._@-"
-#define SECTIONS "expected [daemon], [gateway NAME] or [tunnel NAME]"
+#define NAME_RULE    "names are 1-64 characters of A-Za-z0-9._@-"
+#define SECTIONS     "expected [daemon], [gateway NAME] or [tunnel NAME]"
 
 /* ---- diagnostics ---- */
 
@@ -41,6 +41,8 @@ void wr_diag_init(struct warren_diag *diag, const char *file)
 }
 
 /* Formats into a fresh heap string; NULL on memory exhaustion. */
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static char *vformat(const char *fmt, va_list ap)
 {
 	va_list copy;
@@ -70,6 +72,11 @@ static char *format(const char *fmt, ...)
 	va_end(ap);
 	return s;
 }
+
+/* Declared again with the attribute so that the compiler checks the format
+ * strings passed down here (-Wformat-nonliteral otherwise complains). */
+void wr_diag_vadd(struct warren_diag *diag, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 void wr_diag_vadd(struct warren_diag *diag, int line, const char *fmt, va_list ap)
 {
@@ -129,9 +136,9 @@ enum daemon_key {
 };
 
 static const char *const daemon_keys[DK_COUNT] = {
-	[DK_PLUGIN_DIR] = "plugin_dir",
-	[DK_CONTROL_SOCKET] = "control_socket",
-	[DK_LOG_LEVEL] = "log_level",
+    [DK_PLUGIN_DIR] = "plugin_dir",
+    [DK_CONTROL_SOCKET] = "control_socket",
+    [DK_LOG_LEVEL] = "log_level",
 };
 
 enum gateway_key {
@@ -155,22 +162,22 @@ enum gateway_key {
 };
 
 static const char *const gateway_keys[GK_COUNT] = {
-	[GK_HOST] = "host",
-	[GK_PORT] = "port",
-	[GK_USER] = "user",
-	[GK_IDENTITY] = "identity",
-	[GK_PASSPHRASE_FILE] = "passphrase_file",
-	[GK_AGENT] = "agent",
-	[GK_KNOWN_HOSTS] = "known_hosts",
-	[GK_HOST_KEY_CHECK] = "host_key_check",
-	[GK_COMPRESSION] = "compression",
-	[GK_KEEPALIVE] = "keepalive",
-	[GK_KEEPALIVE_MAX] = "keepalive_max",
-	[GK_CONNECT_TIMEOUT] = "connect_timeout",
-	[GK_CIPHERS] = "ciphers",
-	[GK_MACS] = "macs",
-	[GK_KEX] = "kex",
-	[GK_HOST_KEY_TYPES] = "host_key_types",
+    [GK_HOST] = "host",
+    [GK_PORT] = "port",
+    [GK_USER] = "user",
+    [GK_IDENTITY] = "identity",
+    [GK_PASSPHRASE_FILE] = "passphrase_file",
+    [GK_AGENT] = "agent",
+    [GK_KNOWN_HOSTS] = "known_hosts",
+    [GK_HOST_KEY_CHECK] = "host_key_check",
+    [GK_COMPRESSION] = "compression",
+    [GK_KEEPALIVE] = "keepalive",
+    [GK_KEEPALIVE_MAX] = "keepalive_max",
+    [GK_CONNECT_TIMEOUT] = "connect_timeout",
+    [GK_CIPHERS] = "ciphers",
+    [GK_MACS] = "macs",
+    [GK_KEX] = "kex",
+    [GK_HOST_KEY_TYPES] = "host_key_types",
 };
 
 enum tunnel_key {
@@ -184,12 +191,8 @@ enum tunnel_key {
 };
 
 static const char *const tunnel_keys[TK_COUNT] = {
-	[TK_TRANSPORT] = "transport",
-	[TK_GATEWAY] = "gateway",
-	[TK_AUTOSTART] = "autostart",
-	[TK_RESTART] = "restart",
-	[TK_RETRY_MIN] = "retry_min",
-	[TK_RETRY_MAX] = "retry_max",
+    [TK_TRANSPORT] = "transport", [TK_GATEWAY] = "gateway",     [TK_AUTOSTART] = "autostart",
+    [TK_RESTART] = "restart",     [TK_RETRY_MIN] = "retry_min", [TK_RETRY_MAX] = "retry_max",
 };
 
 struct choice {
@@ -198,42 +201,42 @@ struct choice {
 };
 
 static const struct choice log_levels[] = {
-	{"error", WARREN_LOG_ERROR},
-	{"warn", WARREN_LOG_WARN},
-	{"info", WARREN_LOG_INFO},
-	{"debug", WARREN_LOG_DEBUG},
-	{NULL, 0},
+    {"error", WARREN_LOG_ERROR},
+    {"warn", WARREN_LOG_WARN},
+    {"info", WARREN_LOG_INFO},
+    {"debug", WARREN_LOG_DEBUG},
+    {NULL, 0},
 };
 
 static const struct choice agent_modes[] = {
-	{"auto", WARREN_AGENT_AUTO},
-	{"yes", WARREN_AGENT_YES},
-	{"no", WARREN_AGENT_NO},
-	{NULL, 0},
+    {"auto", WARREN_AGENT_AUTO},
+    {"yes", WARREN_AGENT_YES},
+    {"no", WARREN_AGENT_NO},
+    {NULL, 0},
 };
 
 static const struct choice host_key_checks[] = {
-	{"strict", WARREN_HOSTKEY_STRICT},
-	{"accept-new", WARREN_HOSTKEY_ACCEPT_NEW},
-	{"off", WARREN_HOSTKEY_OFF},
-	{NULL, 0},
+    {"strict", WARREN_HOSTKEY_STRICT},
+    {"accept-new", WARREN_HOSTKEY_ACCEPT_NEW},
+    {"off", WARREN_HOSTKEY_OFF},
+    {NULL, 0},
 };
 
 static const struct choice restarts[] = {
-	{"always", WR_RESTART_ALWAYS},
-	{"on-failure", WR_RESTART_ON_FAILURE},
-	{"never", WR_RESTART_NEVER},
-	{NULL, 0},
+    {"always", WR_RESTART_ALWAYS},
+    {"on-failure", WR_RESTART_ON_FAILURE},
+    {"never", WR_RESTART_NEVER},
+    {NULL, 0},
 };
 
 /* ---- parser state ---- */
 
 enum section {
-	SEC_NONE,    /* before the first header */
+	SEC_NONE, /* before the first header */
 	SEC_DAEMON,
 	SEC_GATEWAY,
 	SEC_TUNNEL,
-	SEC_SKIP,    /* a header in error: its keys would only add noise */
+	SEC_SKIP, /* a header in error: its keys would only add noise */
 };
 
 struct strbuf {
@@ -250,12 +253,15 @@ struct problem {
 	char *message;
 };
 
+/* seen[] and bad[] serve every section type. */
+_Static_assert((int)DK_COUNT <= (int)GK_COUNT && (int)TK_COUNT <= (int)GK_COUNT,
+               "seen[] too small");
+
 struct parser {
 	struct wr_config *cfg;
 	struct warren_diag *diag;
 	bool nomem;
 	enum section sec;
-	int sec_line;
 	int daemon_line;    /* the first [daemon], 0 when none yet */
 	int seen[GK_COUNT]; /* line of each core key in this section, 0: not yet */
 	bool bad[GK_COUNT]; /* the key's value was rejected */
@@ -346,7 +352,7 @@ static char *sb_take(struct parser *p, struct strbuf *sb)
 }
 
 static void report(struct parser *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void report(struct parser *p, int line, const char *fmt, ...)
 {
@@ -383,7 +389,8 @@ static void flush_problems(struct parser *p)
 {
 	size_t i;
 
-	qsort(p->problems, p->nproblems, sizeof(*p->problems), problem_cmp);
+	if (p->nproblems > 1)
+		qsort(p->problems, p->nproblems, sizeof(*p->problems), problem_cmp);
 	for (i = 0; i < p->nproblems; i++) {
 		wr_diag_add(p->diag, p->problems[i].line, "%s", p->problems[i].message);
 		free(p->problems[i].message);
@@ -451,6 +458,23 @@ static bool list_valid(const char *s)
 		if (*s == ',' && (s[1] == ',' || s[1] == '\0'))
 			return false;
 	return true;
+}
+
+/* A host name or address into out (HOST_MAX_LEN + 1 bytes). "[::1]" is
+ * taken as "::1": ssh users write addresses in brackets out of habit. */
+static bool take_host(const char *value, char *out)
+{
+	size_t len = strlen(value);
+
+	if (len > 2 && value[0] == '[' && value[len - 1] == ']') {
+		value++;
+		len -= 2;
+	}
+	if (len == 0 || len > HOST_MAX_LEN)
+		return false;
+	memcpy(out, value, len);
+	out[len] = '\0';
+	return !has_space_or_control(out) && !strpbrk(out, "[]");
 }
 
 /* The shortest exact rendering, for messages: 90s, 2m, 1500ms. */
@@ -545,10 +569,9 @@ static const struct wr_tunnel_conf *find_tunnel(const struct wr_config *cfg, con
 	return NULL;
 }
 
-static void start_section(struct parser *p, enum section sec, int line)
+static void start_section(struct parser *p, enum section sec)
 {
 	p->sec = sec;
-	p->sec_line = line;
 	memset(p->seen, 0, sizeof(p->seen));
 	memset(p->bad, 0, sizeof(p->bad));
 	p->gw = NULL;
@@ -560,20 +583,22 @@ static void start_gateway(struct parser *p, const char *name, int line)
 {
 	struct wr_config *cfg = p->cfg;
 	struct wr_gateway_conf *grown, *gw;
+	char *copy = xstrdup(p, name);
 
-	grown = realloc(cfg->gateways, (cfg->ngateways + 1) * sizeof(*grown));
+	/* Lookups compare names: a gateway never exists without one. */
+	grown = copy ? realloc(cfg->gateways, (cfg->ngateways + 1) * sizeof(*grown)) : NULL;
 	if (!grown) {
+		free(copy);
 		p->nomem = true;
-		p->sec = SEC_SKIP;
 		return;
 	}
 	cfg->gateways = grown;
 	gw = &cfg->gateways[cfg->ngateways++];
 	memset(gw, 0, sizeof(*gw));
-	start_section(p, SEC_GATEWAY, line);
+	start_section(p, SEC_GATEWAY);
 	p->gw = gw;
 
-	gw->name = xstrdup(p, name);
+	gw->name = copy;
 	gw->line = line;
 	gw->identities = calloc(1, sizeof(*gw->identities));
 	if (!gw->identities)
@@ -593,20 +618,21 @@ static void start_tunnel(struct parser *p, const char *name, int line)
 {
 	struct wr_config *cfg = p->cfg;
 	struct wr_tunnel_conf *grown, *t;
+	char *copy = xstrdup(p, name);
 
-	grown = realloc(cfg->tunnels, (cfg->ntunnels + 1) * sizeof(*grown));
+	grown = copy ? realloc(cfg->tunnels, (cfg->ntunnels + 1) * sizeof(*grown)) : NULL;
 	if (!grown) {
+		free(copy);
 		p->nomem = true;
-		p->sec = SEC_SKIP;
 		return;
 	}
 	cfg->tunnels = grown;
 	t = &cfg->tunnels[cfg->ntunnels++];
 	memset(t, 0, sizeof(*t));
-	start_section(p, SEC_TUNNEL, line);
+	start_section(p, SEC_TUNNEL);
 	p->tun = t;
 
-	t->name = xstrdup(p, name);
+	t->name = copy;
 	t->line = line;
 	t->autostart = true;
 	t->restart = WR_RESTART_ALWAYS;
@@ -619,8 +645,7 @@ static void finish_gateway(struct parser *p)
 	struct wr_gateway_conf *gw = p->gw;
 
 	if (!p->seen[GK_HOST])
-		report(p, gw->line, "missing required key 'host' in [gateway %s]",
-			    gw->name);
+		report(p, gw->line, "missing required key 'host' in [gateway %s]", gw->name);
 	/* Strings stay non-NULL even in a broken config: code that looks at a
 	 * partial config (reload diffing) need not check. */
 	if (!gw->pub.host)
@@ -631,9 +656,9 @@ static void finish_gateway(struct parser *p)
 
 		if (!user || !*user) {
 			report(p, gw->line,
-				    "cannot tell which user runs warren (no passwd entry, no $USER): "
-				    "set user in [gateway %s]",
-				    gw->name);
+			       "cannot tell which user runs warren (no passwd entry, no $USER): "
+			       "set user in [gateway %s]",
+			       gw->name);
 			user = "";
 		}
 		set_string(p, &gw->pub.user, user);
@@ -649,8 +674,7 @@ static void finish_tunnel(struct parser *p)
 	char min[32], max[32];
 
 	if (!p->seen[TK_TRANSPORT])
-		report(p, t->line, "missing required key 'transport' in [tunnel %s]",
-			    t->name);
+		report(p, t->line, "missing required key 'transport' in [tunnel %s]", t->name);
 	if (!t->transport)
 		t->transport = xstrdup(p, "");
 
@@ -660,12 +684,11 @@ static void finish_tunnel(struct parser *p)
 		format_ms(t->retry_min_ms, min, sizeof(min));
 		format_ms(t->retry_max_ms, max, sizeof(max));
 		if (p->seen[TK_RETRY_MAX])
-			report(p, p->seen[TK_RETRY_MAX],
-				    "retry_max %s is less than retry_min %s", max, min);
+			report(p, p->seen[TK_RETRY_MAX], "retry_max %s is less than retry_min %s",
+			       max, min);
 		else
 			report(p, p->seen[TK_RETRY_MIN],
-				    "retry_min %s is more than retry_max (%s by default)", min,
-				    max);
+			       "retry_min %s is more than retry_max (%s by default)", min, max);
 	}
 	t->canonical = sb_take(p, &p->canon);
 }
@@ -719,10 +742,9 @@ static void parse_header(struct parser *p, char *s, int line)
 		if (*name)
 			report(p, line, "[daemon] takes no name, got '%s'", name);
 		else if (p->daemon_line)
-			report(p, line, "duplicate [daemon] (first at line %d)",
-				    p->daemon_line);
+			report(p, line, "duplicate [daemon] (first at line %d)", p->daemon_line);
 		else {
-			start_section(p, SEC_DAEMON, line);
+			start_section(p, SEC_DAEMON);
 			p->daemon_line = line;
 		}
 		return;
@@ -747,8 +769,7 @@ static void parse_header(struct parser *p, char *s, int line)
 	else if (!gateway && find_tunnel(p->cfg, name))
 		first = find_tunnel(p->cfg, name)->line;
 	if (first) {
-		report(p, line, "duplicate [%s %s] (first at line %d)", kind, name,
-			    first);
+		report(p, line, "duplicate [%s %s] (first at line %d)", kind, name, first);
 		return;
 	}
 	if (gateway)
@@ -763,12 +784,12 @@ static bool first_use(struct parser *p, int k, const char *key, int line)
 {
 	if (p->seen[k]) {
 		if (p->sec == SEC_DAEMON)
-			report(p, line, "duplicate key '%s' in [daemon] (first at line %d)",
-				    key, p->seen[k]);
+			report(p, line, "duplicate key '%s' in [daemon] (first at line %d)", key,
+			       p->seen[k]);
 		else
-			report(p, line, "duplicate key '%s' in [%s %s] (first at line %d)",
-				    key, p->sec == SEC_GATEWAY ? "gateway" : "tunnel",
-				    p->sec == SEC_GATEWAY ? p->gw->name : p->tun->name, p->seen[k]);
+			report(p, line, "duplicate key '%s' in [%s %s] (first at line %d)", key,
+			       p->sec == SEC_GATEWAY ? "gateway" : "tunnel",
+			       p->sec == SEC_GATEWAY ? p->gw->name : p->tun->name, p->seen[k]);
 		return false;
 	}
 	p->seen[k] = line;
@@ -776,15 +797,15 @@ static bool first_use(struct parser *p, int k, const char *key, int line)
 }
 
 static void bad_value(struct parser *p, int k, int line, const char *key, const char *value,
-		      const char *expected)
+                      const char *expected)
 {
 	p->bad[k] = true;
 	report(p, line, "bad value '%s' for %s: %s", value, key, expected);
 }
 
 /* A duration; positive demands more than 0. */
-static bool take_duration(struct parser *p, int k, int line, const char *key,
-			  const char *value, bool positive, uint64_t *ms)
+static bool take_duration(struct parser *p, int k, int line, const char *key, const char *value,
+                          bool positive, uint64_t *ms)
 {
 	uint64_t parsed;
 	const char *why = wr_duration_check(value, &parsed);
@@ -801,7 +822,7 @@ static bool take_duration(struct parser *p, int k, int line, const char *key,
 }
 
 static void daemon_key(struct parser *p, const char *lkey, const char *key, const char *value,
-		       int line)
+                       int line)
 {
 	struct wr_config *cfg = p->cfg;
 	int k = key_index(daemon_keys, DK_COUNT, lkey), level;
@@ -817,11 +838,11 @@ static void daemon_key(struct parser *p, const char *lkey, const char *key, cons
 	case DK_CONTROL_SOCKET:
 		if (!*value) {
 			bad_value(p, k, line, key, value,
-				  k == DK_PLUGIN_DIR ? "expected a directory" : "expected a path");
+			          k == DK_PLUGIN_DIR ? "expected a directory" : "expected a path");
 			break;
 		}
 		set_owned_path(p, k == DK_PLUGIN_DIR ? &cfg->plugin_dir : &cfg->control_socket,
-			       value);
+		               value);
 		break;
 	case DK_LOG_LEVEL:
 		if (pick(log_levels, value, &level))
@@ -857,21 +878,20 @@ static void add_identity(struct parser *p, const char *value)
 }
 
 static void gateway_key(struct parser *p, const char *lkey, const char *key, const char *value,
-			int line)
+                        int line)
 {
 	static const char *const list_examples[] = {
-		[GK_CIPHERS] = "aes128-ctr,aes256-ctr",
-		[GK_MACS] = "hmac-sha2-256,hmac-sha2-512",
-		[GK_KEX] = "curve25519-sha256,diffie-hellman-group14-sha256",
-		[GK_HOST_KEY_TYPES] = "ssh-ed25519,rsa-sha2-256",
+	    [GK_CIPHERS] = "aes128-ctr,aes256-ctr",
+	    [GK_MACS] = "hmac-sha2-256,hmac-sha2-512",
+	    [GK_KEX] = "curve25519-sha256,diffie-hellman-group14-sha256",
+	    [GK_HOST_KEY_TYPES] = "ssh-ed25519,rsa-sha2-256",
 	};
 	struct warren_gateway *pub = &p->gw->pub;
 	int k = key_index(gateway_keys, GK_COUNT, lkey), choice;
 	uint64_t n;
-	char expected[128];
+	char expected[128], host[HOST_MAX_LEN + 1];
 	const char **list;
 	bool flag;
-	size_t len;
 
 	if (k < 0) {
 		report(p, line, "unknown key '%s' in [gateway %s]", key, p->gw->name);
@@ -882,29 +902,12 @@ static void gateway_key(struct parser *p, const char *lkey, const char *key, con
 
 	switch ((enum gateway_key)k) {
 	case GK_HOST:
-		len = strlen(value);
-		/* [::1] as in ssh_config's own habits: the brackets are not
-		 * part of the address. */
-		if (len > 2 && value[0] == '[' && value[len - 1] == ']') {
-			char inner[HOST_MAX_LEN + 1];
-
-			if (len - 2 <= HOST_MAX_LEN && !memchr(value + 1, '[', len - 2) &&
-			    !memchr(value + 1, ']', len - 2)) {
-				memcpy(inner, value + 1, len - 2);
-				inner[len - 2] = '\0';
-				if (!has_space_or_control(inner)) {
-					set_string(p, &pub->host, inner);
-					break;
-				}
-			}
-		} else if (len > 0 && len <= HOST_MAX_LEN && !has_space_or_control(value) &&
-			   !strpbrk(value, "[]")) {
-			set_string(p, &pub->host, value);
-			break;
-		}
-		bad_value(p, k, line, key, value,
-			  "expected a host name or an IPv4 or IPv6 address (at most 255 "
-			  "characters)");
+		if (take_host(value, host))
+			set_string(p, &pub->host, host);
+		else
+			bad_value(p, k, line, key, value,
+			          "expected a host name or an IPv4 or IPv6 address (at most 255 "
+			          "characters)");
 		break;
 	case GK_PORT:
 		if (parse_uint(value, 1, 65535, &n))
@@ -928,7 +931,7 @@ static void gateway_key(struct parser *p, const char *lkey, const char *key, con
 	case GK_KNOWN_HOSTS:
 		if (*value)
 			set_path(p, k == GK_KNOWN_HOSTS ? &pub->known_hosts : &pub->passphrase_file,
-				 value);
+			         value);
 		else
 			bad_value(p, k, line, key, value, "expected a file name");
 		break;
@@ -974,13 +977,13 @@ static void gateway_key(struct parser *p, const char *lkey, const char *key, con
 		list = k == GK_CIPHERS ? &pub->ciphers
 		       : k == GK_MACS  ? &pub->macs
 		       : k == GK_KEX   ? &pub->kex
-				       : &pub->host_key_types;
+		                       : &pub->host_key_types;
 		if (list_valid(value)) {
 			set_string(p, list, value);
 		} else {
 			snprintf(expected, sizeof(expected),
-				 "expected a comma-separated list without blanks, such as %s",
-				 list_examples[k]);
+			         "expected a comma-separated list without blanks, such as %s",
+			         list_examples[k]);
 			bad_value(p, k, line, key, value, expected);
 		}
 		break;
@@ -1007,7 +1010,7 @@ static void add_plugin_key(struct parser *p, const char *key, const char *value,
 }
 
 static void tunnel_key(struct parser *p, const char *lkey, const char *key, const char *value,
-		       int line)
+                       int line)
 {
 	struct wr_tunnel_conf *t = p->tun;
 	int k = key_index(tunnel_keys, TK_COUNT, lkey), choice;
@@ -1029,8 +1032,7 @@ static void tunnel_key(struct parser *p, const char *lkey, const char *key, cons
 			t->transport = xstrdup(p, value);
 			t->transport_line = line;
 		} else {
-			bad_value(p, k, line, key, value,
-				  "expected a plugin name (" NAME_RULE ")");
+			bad_value(p, k, line, key, value, "expected a plugin name (" NAME_RULE ")");
 		}
 		break;
 	case TK_GATEWAY:
@@ -1041,7 +1043,7 @@ static void tunnel_key(struct parser *p, const char *lkey, const char *key, cons
 			t->gateway_line = line;
 		} else {
 			bad_value(p, k, line, key, value,
-				  "expected the name of a [gateway NAME] section");
+			          "expected the name of a [gateway NAME] section");
 		}
 		break;
 	case TK_AUTOSTART:
@@ -1128,8 +1130,7 @@ static void parse_assignment(struct parser *p, char *s, int line)
 	size_t i;
 
 	if (!eq) {
-		report(p, line, "expected 'key = value' or a [section] header, got '%s'",
-			    s);
+		report(p, line, "expected 'key = value' or a [section] header, got '%s'", s);
 		return;
 	}
 	*eq = '\0';
@@ -1140,8 +1141,7 @@ static void parse_assignment(struct parser *p, char *s, int line)
 	}
 	for (c = s; *c; c++) {
 		if (!is_key_char(*c)) {
-			report(p, line,
-				    "bad key '%s': keys are letters, digits, '_' and '-'", s);
+			report(p, line, "bad key '%s': keys are letters, digits, '_' and '-'", s);
 			return;
 		}
 	}
@@ -1152,9 +1152,9 @@ static void parse_assignment(struct parser *p, char *s, int line)
 	why = unquote(eq + 1, value, &bad_escape);
 	if (why && bad_escape) {
 		report(p, line,
-			    "bad escape '\\%c' in the value of %s: only \\\" and \\\\ are allowed "
-			    "inside quotes",
-			    bad_escape, s);
+		       "bad escape '\\%c' in the value of %s: only \\\" and \\\\ are allowed "
+		       "inside quotes",
+		       bad_escape, s);
 		return;
 	}
 	if (why) {
@@ -1215,8 +1215,8 @@ static void resolve_gateways(struct parser *p)
 		t->gw = find_gateway(cfg, t->gateway);
 		if (!t->gw) {
 			report(p, t->gateway_line,
-				    "unknown gateway '%s': there is no [gateway %s] in the file",
-				    t->gateway, t->gateway);
+			       "unknown gateway '%s': there is no [gateway %s] in the file",
+			       t->gateway, t->gateway);
 			continue;
 		}
 		if (!t->canonical || !t->gw->canonical)
@@ -1232,7 +1232,7 @@ static void resolve_gateways(struct parser *p)
 }
 
 struct wr_config *wr_config_parse(const char *path, const char *text, size_t len,
-				  struct warren_diag *diag)
+                                  struct warren_diag *diag)
 {
 	char line[LINE_MAX_LEN + 1];
 	struct parser p;

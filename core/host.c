@@ -144,6 +144,10 @@ struct wr_resolve {
 	warren_resolve_cb cb;
 	void *arg;
 	struct warren_tunnel *owner;
+	/* A numeric address needs no resolver thread: its result is made at
+	 * once and handed over from the loop through this event. */
+	struct event *numeric_ev;
+	struct addrinfo *numeric_result;
 	bool cancelled;
 	bool linked;
 	LIST_ENTRY(wr_resolve) link;
@@ -191,6 +195,16 @@ static void resolve_complete(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void resolve_numeric_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct wr_resolve *r = arg;
+
+	resolve_unlink(r);
+	event_free(r->numeric_ev);
+	r->cb(0, r->numeric_result, r->arg);
+	free(r);
+}
+
 static void *host_resolve(struct warren_tunnel *t, const char *host, uint16_t port,
 			  warren_resolve_cb cb, void *arg)
 {
@@ -202,7 +216,6 @@ static void *host_resolve(struct warren_tunnel *t, const char *host, uint16_t po
 	snprintf(r->port, sizeof(r->port), "%u", port);
 	r->hints.ai_family = AF_UNSPEC;
 	r->hints.ai_socktype = SOCK_STREAM;
-	r->hints.ai_flags = AI_ADDRCONFIG;
 	r->req.ar_name = r->host;
 	r->req.ar_service = r->port;
 	r->req.ar_request = &r->hints;
@@ -211,6 +224,19 @@ static void *host_resolve(struct warren_tunnel *t, const char *host, uint16_t po
 	r->sev.sigev_value.sival_ptr = r;
 	r->cb = cb;
 	r->arg = arg;
+	/* A numeric address (what most forwards name) never blocks. */
+	r->hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if (getaddrinfo(r->host, r->port, &r->hints, &r->numeric_result) == 0) {
+		r->numeric_ev = event_new(base, -1, 0, resolve_numeric_done, r);
+		if (!r->numeric_ev) {
+			freeaddrinfo(r->numeric_result);
+			free(r);
+			return NULL;
+		}
+		event_active(r->numeric_ev, EV_TIMEOUT, 0);
+		goto started;
+	}
+	r->hints.ai_flags = AI_ADDRCONFIG;
 	rc = getaddrinfo_a(GAI_NOWAIT, list, 1, &r->sev);
 	if (rc != 0) {
 		wr_log(WARREN_LOG_ERROR, t ? wr_tunnel_name(t) : NULL,
@@ -219,6 +245,7 @@ static void *host_resolve(struct warren_tunnel *t, const char *host, uint16_t po
 		return NULL;
 	}
 	resolves_in_flight++;
+started:
 	r->owner = t;
 	if (t) {
 		LIST_INSERT_HEAD(&wr_tunnel_resources(t)->resolves, r, link);
@@ -235,8 +262,14 @@ static void host_resolve_cancel(void *request)
 	 * completion arrives, and the callback is not run. */
 	if (!r)
 		return;
-	r->cancelled = true;
 	resolve_unlink(r);
+	if (r->numeric_ev) {
+		event_free(r->numeric_ev);
+		freeaddrinfo(r->numeric_result);
+		free(r);
+		return;
+	}
+	r->cancelled = true;
 }
 
 /* ---- children ---- */

@@ -22,8 +22,8 @@
 /* Timers turn milliseconds into microseconds and timevals; capping at
  * INT32_MAX seconds (68 years) keeps every such conversion far from
  * overflow while being longer than any useful interval. */
-#define DURATION_MAX_S INT32_MAX
-#define DURATION_MAX_MS ((uint64_t)DURATION_MAX_S * 1000)
+#define DURATION_MAX_S     INT32_MAX
+#define DURATION_MAX_MS    ((uint64_t)DURATION_MAX_S * 1000)
 #define DURATION_TOO_LARGE "too large (at most 2147483647s)"
 
 #define NAME_MAX_LEN 64
@@ -222,7 +222,7 @@ static bool has_space_or_control(const char *s, size_t len)
 /* Copies an address part into a spec field, or says in why (whylen bytes)
  * why it cannot be one. */
 static bool take_address(const struct part *part, char *out, const char *what, char *why,
-			 size_t whylen)
+                         size_t whylen)
 {
 	if (part->len > HOST_MAX_LEN) {
 		snprintf(why, whylen, "%s longer than %d characters", what, HOST_MAX_LEN);
@@ -239,22 +239,22 @@ static bool take_address(const struct part *part, char *out, const char *what, c
 
 /* A port in [min, 65535], or a message in why. */
 static bool take_port(const struct part *part, unsigned min, uint16_t *port, char *why,
-		      size_t whylen)
+                      size_t whylen)
 {
 	const char *p = part->s;
 	uint64_t n;
 
 	if (part->bracketed) {
 		snprintf(why, whylen, "port '[%.*s]' in brackets (only addresses go in brackets)",
-			 (int)(part->len > 32 ? 32 : part->len), part->s);
+		         (int)(part->len > 32 ? 32 : part->len), part->s);
 		return false;
 	}
 	if (!take_number(&p, &n) || p != part->s + part->len || n < min || n > 65535) {
 		/* Service names would resolve differently on the gateway and here. */
 		snprintf(why, whylen,
-			 "port '%.*s' is not a number from %u to 65535 (service names are not "
-			 "looked up)",
-			 (int)(part->len > 32 ? 32 : part->len), part->s, min);
+		         "port '%.*s' is not a number from %u to 65535 (service names are not "
+		         "looked up)",
+		         (int)(part->len > 32 ? 32 : part->len), part->s, min);
 		return false;
 	}
 	*port = (uint16_t)n;
@@ -262,17 +262,17 @@ static bool take_port(const struct part *part, unsigned min, uint16_t *port, cha
 }
 
 int wr_parse_endpoint(const char *text, enum warren_spec_kind kind,
-		      struct warren_endpoint_spec *spec, char *err, size_t errlen)
+                      struct warren_endpoint_spec *spec, char *err, size_t errlen)
 {
 	static const char *const what[] = {
-		[WARREN_SPEC_FORWARD] = "forward",
-		[WARREN_SPEC_LISTEN] = "listen address",
-		[WARREN_SPEC_CONNECT] = "address",
+	    [WARREN_SPEC_FORWARD] = "forward",
+	    [WARREN_SPEC_LISTEN] = "listen address",
+	    [WARREN_SPEC_CONNECT] = "address",
 	};
 	static const char *const syntax[] = {
-		[WARREN_SPEC_FORWARD] = "[bind:]port:host:hostport",
-		[WARREN_SPEC_LISTEN] = "[bind:]port",
-		[WARREN_SPEC_CONNECT] = "host:port",
+	    [WARREN_SPEC_FORWARD] = "[bind:]port:host:hostport",
+	    [WARREN_SPEC_LISTEN] = "[bind:]port",
+	    [WARREN_SPEC_CONNECT] = "host:port",
 	};
 	struct warren_endpoint_spec out;
 	struct part parts[MAX_PARTS];
@@ -320,8 +320,8 @@ int wr_parse_endpoint(const char *text, enum warren_spec_kind kind,
 	}
 	if (!port && !host_port) {
 		why = n > 4 || (kind != WARREN_SPEC_FORWARD && n > 2)
-			      ? "too many ':'-separated parts (IPv6 addresses go in brackets), "
-			      : "";
+		          ? "too many ':'-separated parts (IPv6 addresses go in brackets), "
+		          : "";
 		snprintf(buf, sizeof(buf), "%sexpected %s", why, syntax[kind]);
 		why = buf;
 		goto fail;
@@ -390,8 +390,8 @@ bool wr_name_valid(const char *name)
 	if (len < 1 || len > NAME_MAX_LEN)
 		return false;
 	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "abcdefghijklmnopqrstuvwxyz"
-			    "0123456789._@-") == len;
+	                    "abcdefghijklmnopqrstuvwxyz"
+	                    "0123456789._@-") == len;
 }
 
 char *wr_expand_home(const char *path)
