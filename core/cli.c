@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "status_table.h"
 
 /* A daemon that does not answer in this time is as good as unreachable. */
 #define REPLY_TIMEOUT_S 15
@@ -113,25 +115,101 @@ static int finish(int status, char *body)
 	return status;
 }
 
-int wr_cmd_status(const struct wr_options *o, int json, char *const names[], int nnames)
-{
-	struct wr_buf line = {0};
-	char *body;
-	int status;
-
-	wr_buf_puts(&line, json ? "status json" : "status table");
-	for (int i = 0; i < nnames; i++)
-		wr_buf_printf(&line, " %s", names[i]);
-	status = request(o, wr_buf_cstr(&line), &body);
-	wr_buf_free(&line);
-	return finish(status, body);
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
+}
+
+/* The table is drawn here from the daemon's JSON: only the client knows
+ * its terminal. A non-zero status passes the daemon's message through. */
+static int status_once(const struct wr_options *o, const char *line, bool json,
+		       struct wr_buf *out)
+{
+	struct wr_table_style style;
+	char err[256];
+	char *body;
+	int status = request(o, line, &body);
+
+	if (status != 0 || json) {
+		if (status >= 0)
+			wr_buf_puts(out, body);
+		free(body);
+		return status < 0 ? WR_EXIT_FAILURE : status;
+	}
+	wr_table_style_for_stdout(&style);
+	if (wr_status_table(body, &style, out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "warren: cannot read the daemon's status: %s\n", err);
+		status = WR_EXIT_FAILURE;
+	}
+	free(body);
+	return status;
+}
+
+static volatile sig_atomic_t watch_interrupted;
+
+static void on_watch_signal(int sig)
+{
+	watch_interrupted = 1;
+}
+
+/* Redraw until Ctrl-C (exit 0) or until the daemon stops answering (1). */
+static int status_watch(const struct wr_options *o, const char *line, double interval_s)
+{
+	struct sigaction sa = {.sa_handler = on_watch_signal, .sa_flags = SA_RESTART};
+	bool tty = isatty(STDOUT_FILENO);
+	int status = WR_EXIT_OK;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!watch_interrupted) {
+		struct wr_buf out = {0};
+		char stamp[16];
+		time_t now = time(NULL);
+		struct tm tm;
+
+		status = status_once(o, line, false, &out);
+		if (status != WR_EXIT_OK) {
+			fputs(wr_buf_cstr(&out), stderr);
+			wr_buf_free(&out);
+			return WR_EXIT_FAILURE;
+		}
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+		/* Home and clear, then the whole frame in one write: no
+		 * flicker of a half-drawn table. */
+		printf("%severy %gs, Ctrl-C to stop%*s%s\n\n%s", tty ? "\033[H\033[2J" : "",
+		       interval_s, 4, "", stamp, wr_buf_cstr(&out));
+		if (!tty)
+			putchar('\n');
+		fflush(stdout);
+		wr_buf_free(&out);
+		sleep_ms((long)(interval_s * 1000.0));
+	}
+	return WR_EXIT_OK;
+}
+
+int wr_cmd_status(const struct wr_options *o, bool json, double watch_s, char *const names[],
+		  int nnames)
+{
+	struct wr_buf line = {0};
+	struct wr_buf out = {0};
+	int status;
+
+	wr_buf_puts(&line, "status json");
+	for (int i = 0; i < nnames; i++)
+		wr_buf_printf(&line, " %s", names[i]);
+	if (watch_s > 0) {
+		status = status_watch(o, wr_buf_cstr(&line), watch_s);
+	} else {
+		status = status_once(o, wr_buf_cstr(&line), json, &out);
+		fputs(wr_buf_cstr(&out), status == 0 ? stdout : stderr);
+	}
+	wr_buf_free(&out);
+	wr_buf_free(&line);
+	return status;
 }
 
 int wr_cmd_tunnel(const struct wr_options *o, const char *verb, const char *name, double wait_s)

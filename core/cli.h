@@ -2,9 +2,13 @@
 #ifndef WARREN_CLI_H
 #define WARREN_CLI_H
 
+#include <stdbool.h>
+
 #include "daemon.h"
 
-int wr_cmd_status(const struct wr_options *o, int json, char *const names[], int nnames);
+/* The table (or JSON); watch_s > 0 redraws it every watch_s seconds. */
+int wr_cmd_status(const struct wr_options *o, bool json, double watch_s, char *const names[],
+		  int nnames);
 /* up, down, restart; wait_s > 0 (up only): wait for up, 1 on failure/time out. */
 int wr_cmd_tunnel(const struct wr_options *o, const char *verb, const char *name, double wait_s);
 int wr_cmd_reload(const struct wr_options *o);

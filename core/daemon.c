@@ -15,11 +15,16 @@
 #include "control.h"
 #include "host.h"
 #include "log.h"
+#include "notify.h"
 #include "plugin_loader.h"
 #include "tunnel.h"
 
 /* How long an orderly stop may take before the daemon exits regardless. */
 #define SHUTDOWN_TIMEOUT_S 10
+/* The longest the service manager waits for READY=1 while tunnels are still
+ * on their first try: past connect_timeout's default (15 s), well inside
+ * systemd's TimeoutStartSec (90 s). */
+#define READY_TIMEOUT_MS 30000
 
 /* A config checked against the plugins: one plugin config (or the reason
  * its transport is unavailable) per tunnel, in config order. */
@@ -202,8 +207,10 @@ int wr_daemon_reload(struct wr_buf *messages)
 	const struct wr_config *cfg;
 	unsigned added = 0, removed = 0, changed = 0;
 
+	wr_notify_reloading();
 	wr_diag_init(&diag, daemon_state.config_path);
 	if (prepare(daemon_state.config_path, false, &diag, &next) < 0) {
+		wr_notify_reloaded();
 		print_diag(&diag, messages);
 		wr_log(WARREN_LOG_ERROR, NULL, "reload of %s refused: %zu problem(s); nothing changed",
 		       daemon_state.config_path, diag.count);
@@ -259,6 +266,7 @@ int wr_daemon_reload(struct wr_buf *messages)
 	wr_config_ref_put(daemon_state.current);
 	daemon_state.current = wr_config_ref_get(next.cref);
 	prepared_free(&next, false);
+	wr_notify_reloaded();
 	return WR_EXIT_OK;
 }
 
@@ -273,6 +281,7 @@ static void tunnels_changed(void)
 {
 	struct warren_tunnel *t;
 
+	wr_notify_tunnels_changed();
 	if (daemon_state.shutting_down) {
 		maybe_finish_shutdown();
 		return;
@@ -304,6 +313,7 @@ static void begin_shutdown(void)
 	if (daemon_state.shutting_down)
 		return;
 	daemon_state.shutting_down = true;
+	wr_notify_stopping();
 	wr_control_close();
 	while ((t = wr_tunnels_first()) != NULL)
 		wr_tunnel_destroy(t);
@@ -348,6 +358,7 @@ static int serve(const struct wr_options *o, char *const names[], int nnames)
 		free(daemon_state.config_path);
 		return WR_EXIT_FAILURE;
 	}
+	wr_notify_init(wr_host_base());
 	wr_diag_init(&diag, daemon_state.config_path);
 	if (prepare(daemon_state.config_path, false, &diag, &first) < 0) {
 		print_diag(&diag, NULL);
@@ -399,6 +410,7 @@ static int serve(const struct wr_options *o, char *const names[], int nnames)
 	       daemon_state.config_path, socket_path ? ", control socket " : "",
 	       socket_path ? socket_path : "");
 	prepared_free(&first, false);
+	wr_notify_startup_done(READY_TIMEOUT_MS);
 	tunnels_changed(); /* warren run whose tunnels all failed at once */
 	event_base_dispatch(wr_host_base());
 
@@ -421,6 +433,7 @@ out_prepared:
 	prepared_free(&first, false);
 out:
 	wr_diag_free(&diag);
+	wr_notify_close();
 	wr_host_shutdown();
 	wr_plugins_free(&daemon_state.plugins);
 	free(socket_path);

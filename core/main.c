@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "putty.h"
 #include "warren-plugin.h"
 
 struct subcommand {
@@ -41,11 +42,13 @@ static int run_daemon(const struct wr_options *o, int argc, char **argv)
 
 static int run_run(const struct wr_options *o, int argc, char **argv)
 {
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--putty") == 0)
-			return usage_error("run", "%s: running PuTTY saved sessions is not "
-						  "supported by this version yet",
-					   argv[i]);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--putty") != 0)
+			continue;
+		if (argc != 2 || i != 0)
+			return usage_error("run", "%s", "--putty takes one SESSION and nothing else");
+		return wr_cmd_run_putty(o, argv[1]);
+	}
 	if (argc == 0)
 		return usage_error("run", "%s", "run needs at least one tunnel name");
 	return wr_cmd_run(o, argv, argc);
@@ -58,21 +61,49 @@ static int run_check(const struct wr_options *o, int argc, char **argv)
 	return wr_cmd_check(o);
 }
 
+/* Seconds between redraws: 0.1 to a day. */
+static bool parse_interval(const char *text, double *seconds)
+{
+	char *end;
+	double v = strtod(text, &end);
+
+	if (end == text || *end || !(v >= 0.1 && v <= 86400))
+		return false;
+	*seconds = v;
+	return true;
+}
+
 static int run_status(const struct wr_options *o, int argc, char **argv)
 {
 	bool json = false;
+	double watch_s = 0;
 	char **names = argv;
 	int nnames = 0;
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
-		else if (argv[i][0] == '-')
+		} else if (strcmp(argv[i], "--watch") == 0) {
+			/* The seconds are optional: a number after --watch is
+			 * taken as them (--watch=SECONDS for a tunnel named 5). */
+			watch_s = 2;
+			if (i + 1 < argc && parse_interval(argv[i + 1], &watch_s))
+				i++;
+		} else if (strncmp(argv[i], "--watch=", 8) == 0) {
+			if (!parse_interval(argv[i] + 8, &watch_s))
+				return usage_error("status", "bad --watch '%s': expected seconds "
+							     "(0.1-86400)",
+						   argv[i] + 8);
+		} else if (argv[i][0] == '-') {
 			return usage_error("status", "unknown option '%s'", argv[i]);
-		else
+		} else {
 			names[nnames++] = argv[i];
+		}
 	}
-	return wr_cmd_status(o, json, names, nnames);
+	if (json && watch_s > 0)
+		return usage_error("status", "%s",
+				   "--watch redraws the table for people; --json is for scripts");
+	return wr_cmd_status(o, json, watch_s, names, nnames);
 }
 
 static int run_tunnel_verb(const char *verb, const struct wr_options *o, int argc, char **argv)
@@ -132,6 +163,14 @@ static int run_plugins(const struct wr_options *o, int argc, char **argv)
 	return wr_cmd_plugins(o);
 }
 
+static int run_import_putty(const struct wr_options *o, int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (argv[i][0] == '-')
+			return usage_error("import-putty", "unknown option '%s'", argv[i]);
+	return wr_cmd_import_putty(o, argv, argc);
+}
+
 static int run_version(const struct wr_options *o, int argc, char **argv)
 {
 	printf("warren %s (plugin ABI %d)\n", PACKAGE_VERSION, WARREN_PLUGIN_ABI);
@@ -145,14 +184,17 @@ static const struct subcommand subcommands[] = {
 	 "Run every tunnel with autostart = yes and serve the control socket.\n"
 	 "Stays in the foreground and logs to stderr. SIGHUP reloads the config,\n"
 	 "SIGTERM or SIGINT stop every tunnel in order."},
-	{"run", run_run, "run [-c FILE] NAME...",
+	{"run", run_run, "run [-c FILE] NAME... | run --putty SESSION",
 	 "Run just these tunnels in the foreground, without a control socket.\n"
-	 "Ctrl-C stops them cleanly. Exits 1 when every tunnel has ended by itself."},
+	 "Ctrl-C stops them cleanly. Exits 1 when every tunnel has ended by itself.\n"
+	 "--putty runs the tunnels of a PuTTY saved session, as `putty -load` would."},
 	{"check", run_check, "check [-c FILE]",
 	 "Validate the config and the plugins it needs; print every problem as\n"
 	 "FILE:LINE: message and exit 2 when there is any."},
-	{"status", run_status, "status [--json] [NAME...]",
-	 "Ask the daemon for the state of its tunnels: a table, or JSON for scripts."},
+	{"status", run_status, "status [--json] [--watch [SECONDS]] [NAME...]",
+	 "Ask the daemon for the state of its tunnels: a table, or JSON for scripts.\n"
+	 "On a terminal the table is coloured and fits its width. --watch redraws it\n"
+	 "every SECONDS (default 2) until Ctrl-C; it exits 1 if the daemon goes away."},
 	{"up", run_up, "up NAME [--wait SECONDS]",
 	 "Start a tunnel. With --wait, return 0 once it is up, 1 when it fails or the\n"
 	 "time runs out."},
@@ -163,6 +205,10 @@ static const struct subcommand subcommands[] = {
 	 "ones; untouched tunnels keep their connections. A broken file changes nothing."},
 	{"plugins", run_plugins, "plugins [--plugin-dir DIR]",
 	 "List the transports found, with their ABI and version, and the files refused."},
+	{"import-putty", run_import_putty, "import-putty [SESSION...]",
+	 "Print the [gateway] and [tunnel] sections that do what PuTTY saved sessions\n"
+	 "do (all of them, or the ones named). What cannot be carried over is listed\n"
+	 "on stderr and as comments."},
 	{"version", run_version, "version", "Print the version."},
 	{"help", run_help, "help [SUBCOMMAND]", "Show help."},
 };

@@ -1,0 +1,828 @@
+/*
+ * channel.c: channels bridged to local fds, the open queue, remote
+ * listeners.
+ *
+ * A bridged channel moves bytes both ways with at most one chunk in flight
+ * per direction: a chunk read from the fd is written to the channel before
+ * the fd is read again, and a chunk read from the channel is written to the
+ * fd before the channel is read again. The channel is not read while the fd
+ * is full, so libssh2 sends no window adjust and the peer stops once the
+ * window is used: a slow reader slows the sender, and memory per connection
+ * stays bounded by the window plus two chunks.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PACKET_SIZE  32768
+#define LISTEN_QUEUE 4096 /* un-accepted remote connections libssh2 may hold */
+#define STEP_ROUNDS  16   /* chunks per direction and wakeup: fairness */
+
+enum pending_call {
+	CALL_NONE = 0,
+	CALL_READ,
+	CALL_WRITE,
+	CALL_EOF,
+	CALL_FREE,
+};
+
+/* The call of a channel that left a half-sent packet: libssh2 must see
+ * exactly that call again before any other (rule 1). */
+static int *pending_of(struct wssh_channel *c)
+{
+	return &c->pending;
+}
+
+/* ---- helpers ---- */
+
+static void unlink_channel(struct wssh_channel *c)
+{
+	struct wssh_session *s = c->s;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (s->channels == c)
+		s->channels = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void link_channel(struct wssh_channel *c)
+{
+	struct wssh_session *s = c->s;
+
+	c->prev = NULL;
+	c->next = s->channels;
+	if (s->channels)
+		s->channels->prev = c;
+	s->channels = c;
+}
+
+static void close_fd(struct wssh_channel *c)
+{
+	c->s->host->watch_free(c->watch);
+	c->watch = NULL;
+	c->armed = 0;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Free the wrapper only; libssh2's channel is freed by the caller (or by
+ * libssh2_session_free). */
+void wssh_channel_destroy(struct wssh_channel *c)
+{
+	if (c->state != WSSH_C_OPENING)
+		unlink_channel(c);
+	close_fd(c);
+	free(c->type);
+	free(c->msg);
+	free(c->up);
+	free(c->down);
+	free(c);
+}
+
+/* The bridge is over: close the fd, tell the owner, and let the pump close
+ * the channel with the peer (rule 7). */
+static void finish(struct wssh_channel *c)
+{
+	wssh_closed_cb cb = c->closed_cb;
+	void *arg = c->closed_arg;
+
+	if (c->state == WSSH_C_CLOSING)
+		return;
+	c->state = WSSH_C_CLOSING;
+	c->closed_cb = NULL;
+	c->open_cb = NULL;
+	close_fd(c);
+	if (cb)
+		cb(c, arg);
+}
+
+static void update_watch(struct wssh_channel *c)
+{
+	unsigned ev = 0;
+
+	if (!c->watch)
+		return;
+	if (c->state == WSSH_C_OPEN) {
+		if (!c->local_eof && !c->up && c->s->blocked == WSSH_OP_NONE)
+			ev |= WARREN_EV_READ;
+		if (c->down)
+			ev |= WARREN_EV_WRITE;
+	}
+	if (ev != c->armed) {
+		c->s->host->watch_set(c->watch, ev);
+		c->armed = ev;
+	}
+}
+
+/* Write what is buffered for the fd. 0 done or waiting, -1 the fd failed. */
+static int flush_down(struct wssh_channel *c)
+{
+	ssize_t n;
+
+	while (c->down) {
+		n = send(c->fd, c->down + c->down_off, c->down_len - c->down_off, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			return -1;
+		}
+		c->down_off += (size_t)n;
+		if (c->down_off == c->down_len) {
+			free(c->down);
+			c->down = NULL;
+			c->down_off = c->down_len = 0;
+		}
+	}
+	return 0;
+}
+
+/* Channel -> fd. DONE progress, WAIT nothing to read, BLOCK, -1 session
+ * failed, -2 this channel failed. */
+static int do_read(struct wssh_channel *c)
+{
+	struct wssh_session *s = c->s;
+	ssize_t n, w;
+	int k;
+
+	n = libssh2_channel_read(c->ch, s->scratch, WSSH_IO_CHUNK);
+	if (n > 0) {
+		s->host->add_bytes(s->t, (uint64_t)n, 0);
+		w = send(c->fd, s->scratch, (size_t)n, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				return -2;
+			w = 0;
+		}
+		if (w < n) {
+			c->down = malloc((size_t)(n - w));
+			if (!c->down)
+				return -2;
+			memcpy(c->down, s->scratch + w, (size_t)(n - w));
+			c->down_off = 0;
+			c->down_len = (size_t)(n - w);
+		}
+		return WSSH_DONE;
+	}
+	if (n == 0 || n == LIBSSH2_ERROR_EAGAIN) {
+		if (n == LIBSSH2_ERROR_EAGAIN) {
+			k = wssh_classify(s, (int)n);
+			if (k == WSSH_BLOCK)
+				return k;
+		}
+		/* A read of 0 is not EOF (rule 4). */
+		if (libssh2_channel_eof(c->ch)) {
+			c->remote_eof = true;
+			return WSSH_DONE;
+		}
+		return WSSH_WAIT;
+	}
+	k = wssh_classify(s, (int)n);
+	if (k == -1)
+		return -1;
+	return -2;
+}
+
+/* Local chunk -> channel. */
+static int do_write(struct wssh_channel *c)
+{
+	struct wssh_session *s = c->s;
+	ssize_t n;
+	int k;
+
+	n = libssh2_channel_write(c->ch, c->up + c->up_off, c->up_len - c->up_off);
+	if (n > 0) {
+		s->host->add_bytes(s->t, 0, (uint64_t)n);
+		c->up_off += (size_t)n;
+		if (c->up_off == c->up_len) {
+			free(c->up);
+			c->up = NULL;
+			c->up_off = c->up_len = 0;
+		}
+		return WSSH_DONE;
+	}
+	if (n == 0)
+		return WSSH_WAIT; /* window used up (rule 3): wait for input */
+	k = wssh_classify(s, (int)n);
+	if (k >= 0)
+		return k;
+	return k;
+}
+
+static int do_eof(struct wssh_channel *c)
+{
+	int rc = libssh2_channel_send_eof(c->ch);
+	int k;
+
+	if (rc == 0) {
+		c->eof_sent = true;
+		return WSSH_DONE;
+	}
+	k = wssh_classify(c->s, rc);
+	if (k == WSSH_WAIT || k == WSSH_BLOCK || k == -1)
+		return k;
+	c->eof_sent = true; /* the channel is closing anyway */
+	return WSSH_DONE;
+}
+
+/* channel_free waits for the peer's CLOSE (rule 7): call it again on later
+ * wakeups until it is done. Frees c when done. */
+static int do_free(struct wssh_channel *c)
+{
+	int rc = libssh2_channel_free(c->ch);
+	int k;
+
+	if (rc == LIBSSH2_ERROR_EAGAIN) {
+		k = wssh_classify(c->s, rc);
+		if (k == WSSH_BLOCK || k == WSSH_WAIT)
+			return k;
+	}
+	c->ch = NULL;
+	wssh_channel_destroy(c);
+	return WSSH_DONE;
+}
+
+static int redo(struct wssh_channel *c, enum pending_call call)
+{
+	switch (call) {
+	case CALL_READ:
+		return do_read(c);
+	case CALL_WRITE:
+		return do_write(c);
+	case CALL_EOF:
+		return do_eof(c);
+	case CALL_FREE:
+		return do_free(c);
+	case CALL_NONE:
+		break;
+	}
+	return WSSH_DONE;
+}
+
+/* Run one call; remember it when it left a packet half-sent. Returns the
+ * call's result; on -2 the channel is finished (error). */
+static int call(struct wssh_channel *c, enum pending_call which, int *freed)
+{
+	int *pending = pending_of(c);
+	int rc = redo(c, which);
+
+	if (which == CALL_FREE && rc == WSSH_DONE) {
+		*freed = 1;
+		return rc;
+	}
+	*pending = rc == WSSH_BLOCK ? which : CALL_NONE;
+	return rc;
+}
+
+int wssh_channel_step(struct wssh_channel *c)
+{
+	struct wssh_session *s = c->s;
+	int *pending = pending_of(c);
+	int rounds, rc, freed = 0, progress;
+	ssize_t n;
+
+	if (c->state == WSSH_C_OPENING)
+		return WSSH_DONE;
+	if (*pending != CALL_NONE) {
+		rc = call(c, (enum pending_call) * pending, &freed);
+		if (freed || rc == WSSH_BLOCK || rc == -1)
+			return rc == -1 ? WSSH_DONE : rc;
+		if (rc == -2)
+			finish(c);
+	}
+	if (c->state == WSSH_C_CLOSING) {
+		/* An unfinished write must complete before CLOSE is sent. */
+		rc = call(c, CALL_FREE, &freed);
+		return rc == WSSH_BLOCK ? rc : WSSH_DONE;
+	}
+	if (c->fd < 0)
+		return WSSH_DONE; /* held until the owner attaches an fd */
+
+	for (rounds = 0; rounds < STEP_ROUNDS; rounds++) {
+		progress = 0;
+		/* Channel -> fd, when the previous chunk has gone out. */
+		if (c->down && flush_down(c) != 0)
+			goto failed;
+		if (!c->down && !c->remote_eof) {
+			rc = call(c, CALL_READ, &freed);
+			if (rc == WSSH_BLOCK)
+				goto out_block;
+			if (rc == -1)
+				return WSSH_DONE;
+			if (rc == -2)
+				goto failed;
+			if (rc == WSSH_DONE)
+				progress = 1;
+		}
+		if (c->remote_eof && !c->down && !c->shut_wr) {
+			shutdown(c->fd, SHUT_WR);
+			c->shut_wr = true;
+			progress = 1;
+		}
+		/* fd -> channel. */
+		if (!c->up && !c->local_eof && c->readable) {
+			c->up = malloc(WSSH_IO_CHUNK);
+			if (!c->up)
+				goto failed;
+			n = recv(c->fd, c->up, WSSH_IO_CHUNK, 0);
+			if (n > 0) {
+				c->up_off = 0;
+				c->up_len = (size_t)n;
+				progress = 1;
+			} else {
+				free(c->up);
+				c->up = NULL;
+				if (n == 0) {
+					c->local_eof = true;
+					progress = 1;
+				} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					c->readable = false;
+				} else if (errno != EINTR) {
+					goto failed;
+				}
+			}
+		}
+		if (c->up) {
+			rc = call(c, CALL_WRITE, &freed);
+			if (rc == WSSH_BLOCK)
+				goto out_block;
+			if (rc == -1)
+				return WSSH_DONE;
+			if (rc == -2)
+				goto failed;
+			if (rc == WSSH_DONE)
+				progress = 1;
+		}
+		if (c->local_eof && !c->up && !c->eof_sent) {
+			rc = call(c, CALL_EOF, &freed);
+			if (rc == WSSH_BLOCK)
+				goto out_block;
+			if (rc == -1)
+				return WSSH_DONE;
+			progress = 1;
+		}
+		if (c->eof_sent && c->shut_wr) {
+			/* Both directions closed: the bridge is done. */
+			finish(c);
+			rc = call(c, CALL_FREE, &freed);
+			return rc == WSSH_BLOCK ? rc : WSSH_DONE;
+		}
+		if (!progress)
+			break;
+	}
+	update_watch(c);
+	return WSSH_DONE;
+out_block:
+	update_watch(c);
+	return WSSH_BLOCK;
+failed:
+	s->host->log(s->t, WARREN_LOG_DEBUG, "channel closed on error: %s",
+	             c->fd >= 0 ? strerror(errno) : "channel error");
+	finish(c);
+	rc = call(c, CALL_FREE, &freed);
+	return rc == WSSH_BLOCK ? rc : WSSH_DONE;
+}
+
+/* Has this channel work that no fd event will announce? Another call may
+ * have pulled its data, its EOF or a window adjust in from the socket (rule
+ * 4): then the pump must visit it again. Scans libssh2's lists only. */
+bool wssh_channel_ready(struct wssh_channel *c)
+{
+	if (c->state != WSSH_C_OPEN || c->fd < 0 || c->pending != CALL_NONE)
+		return false;
+	if (!c->down && !c->remote_eof &&
+	    (libssh2_poll_channel_read(c->ch, 0) || libssh2_channel_eof(c->ch)))
+		return true;
+	if (c->up && libssh2_channel_window_write_ex(c->ch, NULL) > 0)
+		return true;
+	if (c->readable && !c->up && !c->local_eof)
+		return true;
+	return false;
+}
+
+static void on_fd(int fd, unsigned events, void *arg)
+{
+	struct wssh_channel *c = arg;
+	struct wssh_session *s = c->s;
+
+	(void)fd;
+	if (events & WARREN_EV_READ)
+		c->readable = true;
+	if (s->blocked != WSSH_OP_NONE) {
+		/* The session must finish its half-sent packet first; only
+		 * the fd side can move meanwhile. */
+		if ((events & WARREN_EV_WRITE) && c->down && flush_down(c) != 0) {
+			wssh_enter(s);
+			finish(c);
+			wssh_leave(s);
+			return;
+		}
+		update_watch(c);
+		return;
+	}
+	/* A channel call reads the transport for every channel (rule 4):
+	 * run the whole pump, not just this channel. */
+	wssh_pump(s);
+}
+
+/* ---- requests ---- */
+
+static int open_step(struct wssh_session *s, struct wssh_channel *c)
+{
+	LIBSSH2_CHANNEL *ch;
+	wssh_open_cb cb;
+	const char *msg;
+	char reason[300];
+	int rc, k, err;
+
+	if (c->cancelled && !c->req.started) {
+		wssh_request_unqueue(s, &c->req);
+		wssh_channel_destroy(c);
+		return WSSH_DONE;
+	}
+	c->req.started = true;
+	ch = libssh2_channel_open_ex(s->ssh, c->type, (unsigned)strlen(c->type), c->window,
+	                             PACKET_SIZE, c->msg, (unsigned)c->msglen);
+	if (!ch) {
+		rc = libssh2_session_last_errno(s->ssh);
+		k = wssh_classify(s, rc);
+		if (k == WSSH_WAIT || k == WSSH_BLOCK)
+			return k;
+		if (k == -1)
+			return WSSH_DONE;
+		wssh_request_unqueue(s, &c->req);
+		msg = wssh_last_error(s);
+		err = strstr(msg, "connect failed")    ? -ECONNREFUSED
+		      : strstr(msg, "prohibited")      ? -EACCES
+		      : strstr(msg, "unknown channel") ? -EPROTONOSUPPORT
+		                                       : -EIO;
+		snprintf(reason, sizeof(reason), "the gateway refused the channel: %s", msg);
+		cb = c->cancelled ? NULL : c->open_cb;
+		if (cb)
+			cb(c, err, reason, c->open_arg);
+		wssh_channel_destroy(c);
+		return WSSH_DONE;
+	}
+	wssh_request_unqueue(s, &c->req);
+	c->ch = ch;
+	c->state = WSSH_C_OPEN;
+	link_channel(c);
+	if (c->cancelled) {
+		c->state = WSSH_C_CLOSING;
+		return WSSH_DONE;
+	}
+	if (c->open_cb)
+		c->open_cb(c, 0, NULL, c->open_arg);
+	return WSSH_DONE;
+}
+
+static int probe_step(struct wssh_session *s)
+{
+	LIBSSH2_CHANNEL *ch;
+	int k;
+
+	s->probe.started = true;
+	ch = libssh2_channel_open_ex(s->ssh, "keepalive@openssh.com",
+	                             sizeof("keepalive@openssh.com") - 1, 32768, PACKET_SIZE, NULL,
+	                             0);
+	if (!ch) {
+		k = wssh_classify(s, libssh2_session_last_errno(s->ssh));
+		if (k == WSSH_WAIT || k == WSSH_BLOCK)
+			return k;
+		if (k == -1)
+			return WSSH_DONE;
+	} else {
+		/* A server that accepts it gets it closed again. */
+		struct wssh_channel *c = calloc(1, sizeof(*c));
+
+		if (c) {
+			c->s = s;
+			c->fd = -1;
+			c->ch = ch;
+			c->state = WSSH_C_CLOSING;
+			link_channel(c);
+		}
+	}
+	wssh_request_unqueue(s, &s->probe);
+	return WSSH_DONE;
+}
+
+static void link_listener(struct wssh_listener *l)
+{
+	struct wssh_session *s = l->s;
+
+	l->prev = NULL;
+	l->next = s->listeners;
+	if (s->listeners)
+		s->listeners->prev = l;
+	s->listeners = l;
+}
+
+void wssh_listener_destroy(struct wssh_listener *l)
+{
+	struct wssh_session *s = l->s;
+
+	if (l->state != WSSH_L_REQUESTING) {
+		if (l->prev)
+			l->prev->next = l->next;
+		else if (s->listeners == l)
+			s->listeners = l->next;
+		if (l->next)
+			l->next->prev = l->prev;
+	}
+	free(l->bind);
+	free(l);
+}
+
+static int listen_step(struct wssh_session *s, struct wssh_listener *l)
+{
+	LIBSSH2_LISTENER *ll;
+	char reason[300];
+	int bound = 0, rc, k;
+
+	if (l->cancelled && !l->req.started) {
+		wssh_request_unqueue(s, &l->req);
+		wssh_listener_destroy(l);
+		return WSSH_DONE;
+	}
+	l->req.started = true;
+	ll = libssh2_channel_forward_listen_ex(s->ssh, l->bind, l->port, &bound, LISTEN_QUEUE);
+	if (!ll) {
+		rc = libssh2_session_last_errno(s->ssh);
+		k = wssh_classify(s, rc);
+		if (k == WSSH_WAIT || k == WSSH_BLOCK)
+			return k;
+		if (k == -1)
+			return WSSH_DONE;
+		wssh_request_unqueue(s, &l->req);
+		if (rc == LIBSSH2_ERROR_REQUEST_DENIED)
+			snprintf(reason, sizeof(reason),
+			         "remote port forwarding failed for listen port %u on the gateway "
+			         "(port in use there, or forwarding not permitted)",
+			         l->port);
+		else
+			snprintf(reason, sizeof(reason), "remote port forwarding failed: %s",
+			         wssh_last_error(s));
+		if (!l->cancelled && l->done)
+			l->done(l, -EADDRINUSE, reason, 0, l->arg);
+		wssh_listener_destroy(l);
+		return WSSH_DONE;
+	}
+	wssh_request_unqueue(s, &l->req);
+	l->l = ll;
+	l->bound_port = bound;
+	l->state = WSSH_L_BOUND;
+	link_listener(l);
+	if (l->cancelled) {
+		l->state = WSSH_L_CANCELLING;
+		return WSSH_DONE;
+	}
+	if (l->done)
+		l->done(l, 0, NULL, (uint16_t)bound, l->arg);
+	return WSSH_DONE;
+}
+
+int wssh_request_step(struct wssh_session *s, struct wssh_request *r)
+{
+	if (!r)
+		return WSSH_DONE;
+	switch (r->kind) {
+	case WSSH_REQ_OPEN:
+		return open_step(s, (struct wssh_channel *)r);
+	case WSSH_REQ_LISTEN:
+		return listen_step(s, (struct wssh_listener *)r);
+	case WSSH_REQ_PROBE:
+		return probe_step(s);
+	}
+	return WSSH_DONE;
+}
+
+int wssh_listener_accept(struct wssh_listener *l)
+{
+	struct wssh_session *s = l->s;
+	struct wssh_channel *c;
+	LIBSSH2_CHANNEL *ch;
+	int i, k;
+
+	if (l->state != WSSH_L_BOUND)
+		return WSSH_DONE;
+	for (i = 0; i < 256; i++) {
+		ch = libssh2_channel_forward_accept(l->l);
+		if (!ch) {
+			k = wssh_classify(s, libssh2_session_last_errno(s->ssh));
+			return k == WSSH_BLOCK ? k : WSSH_DONE;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			libssh2_channel_free(ch); /* refused; freed with the session otherwise */
+			continue;
+		}
+		c->s = s;
+		c->fd = -1;
+		c->ch = ch;
+		c->state = WSSH_C_OPEN;
+		link_channel(c);
+		if (l->accept)
+			l->accept(l, c, l->arg);
+		else
+			c->state = WSSH_C_CLOSING;
+		if (s->state != WSSH_S_UP || s->zombie || l->state != WSSH_L_BOUND)
+			break;
+	}
+	return WSSH_DONE;
+}
+
+int wssh_listener_cancel_step(struct wssh_listener *l)
+{
+	int rc = libssh2_channel_forward_cancel(l->l);
+	int k;
+
+	if (rc == LIBSSH2_ERROR_EAGAIN) {
+		k = wssh_classify(l->s, rc);
+		if (k == WSSH_BLOCK || k == WSSH_WAIT)
+			return k;
+	}
+	wssh_listener_destroy(l);
+	return WSSH_DONE;
+}
+
+/* ---- public ---- */
+
+struct wssh_channel *wssh_channel_open(struct wssh_session *s, const char *type, uint32_t window,
+                                       const void *msg, size_t msglen, wssh_open_cb cb, void *arg)
+{
+	struct wssh_channel *c;
+
+	if (s->state != WSSH_S_UP || s->zombie)
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->s = s;
+	c->fd = -1;
+	c->req.kind = WSSH_REQ_OPEN;
+	c->state = WSSH_C_OPENING;
+	c->window = window ? window : LIBSSH2_CHANNEL_WINDOW_DEFAULT;
+	c->type = strdup(type);
+	c->msg = msglen ? malloc(msglen) : NULL;
+	if (!c->type || (msglen && !c->msg)) {
+		free(c->type);
+		free(c->msg);
+		free(c);
+		return NULL;
+	}
+	if (msglen)
+		memcpy(c->msg, msg, msglen);
+	c->msglen = msglen;
+	c->open_cb = cb;
+	c->open_arg = arg;
+	wssh_request_queue(s, &c->req);
+	/* Start it now when the queue was empty; otherwise it waits. */
+	wssh_kick(s);
+	return c;
+}
+
+static void put_u32(unsigned char **p, uint32_t v)
+{
+	(*p)[0] = (unsigned char)(v >> 24);
+	(*p)[1] = (unsigned char)(v >> 16);
+	(*p)[2] = (unsigned char)(v >> 8);
+	(*p)[3] = (unsigned char)v;
+	*p += 4;
+}
+
+static void put_str(unsigned char **p, const char *str)
+{
+	size_t len = strlen(str);
+
+	put_u32(p, (uint32_t)len);
+	memcpy(*p, str, len);
+	*p += len;
+}
+
+struct wssh_channel *wssh_direct_tcpip(struct wssh_session *s, const char *host, uint16_t port,
+                                       const char *orig_ip, uint16_t orig_port, uint32_t window,
+                                       wssh_open_cb cb, void *arg)
+{
+	/* string host, u32 port, string originator ip, u32 originator port
+	 * (RFC 4254 7.2): libssh2_channel_direct_tcpip_ex fixes the window at
+	 * 2 MiB, open_ex takes ours (notes, API). */
+	unsigned char msg[4 + 256 + 4 + 4 + 64 + 4], *p = msg;
+
+	if (strlen(host) > 255 || strlen(orig_ip) > 63)
+		return NULL;
+	put_str(&p, host);
+	put_u32(&p, port);
+	put_str(&p, orig_ip);
+	put_u32(&p, orig_port);
+	return wssh_channel_open(s, "direct-tcpip", window ? window : WSSH_WINDOW_LARGE, msg,
+	                         (size_t)(p - msg), cb, arg);
+}
+
+int wssh_channel_attach(struct wssh_channel *c, int fd, const void *initial, size_t len,
+                        wssh_closed_cb closed, void *arg)
+{
+	struct wssh_session *s = c->s;
+
+	if (c->state != WSSH_C_OPEN || c->fd >= 0)
+		return -EINVAL;
+	if (len) {
+		c->up = malloc(len);
+		if (!c->up)
+			return -ENOMEM;
+		memcpy(c->up, initial, len);
+		c->up_off = 0;
+		c->up_len = len;
+	}
+	c->watch = s->host->watch_new(s->t, fd, WARREN_EV_READ, on_fd, c);
+	if (!c->watch) {
+		free(c->up);
+		c->up = NULL;
+		return -ENOMEM;
+	}
+	c->armed = WARREN_EV_READ;
+	c->fd = fd;
+	c->readable = true; /* data may wait already */
+	c->closed_cb = closed;
+	c->closed_arg = arg;
+	wssh_kick(s);
+	return 0;
+}
+
+void wssh_channel_close(struct wssh_channel *c)
+{
+	if (!c)
+		return;
+	c->open_cb = NULL;
+	c->closed_cb = NULL;
+	if (c->state == WSSH_C_OPENING) {
+		if (!c->req.started) {
+			wssh_request_unqueue(c->s, &c->req);
+			wssh_channel_destroy(c);
+		} else {
+			c->cancelled = true;
+		}
+		return;
+	}
+	finish(c);
+}
+
+struct wssh_listener *wssh_listen(struct wssh_session *s, const char *bind, uint16_t port,
+                                  wssh_listen_cb done, wssh_accept_cb accept, void *arg)
+{
+	struct wssh_listener *l;
+
+	if (s->state != WSSH_S_UP || s->zombie)
+		return NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->s = s;
+	l->req.kind = WSSH_REQ_LISTEN;
+	l->bind = strdup(bind && *bind ? bind : "localhost");
+	if (!l->bind) {
+		free(l);
+		return NULL;
+	}
+	l->port = port;
+	l->done = done;
+	l->accept = accept;
+	l->arg = arg;
+	wssh_request_queue(s, &l->req);
+	wssh_kick(s);
+	return l;
+}
+
+void wssh_listener_free(struct wssh_listener *l)
+{
+	if (!l)
+		return;
+	l->done = NULL;
+	l->accept = NULL;
+	switch (l->state) {
+	case WSSH_L_REQUESTING:
+		if (!l->req.started) {
+			wssh_request_unqueue(l->s, &l->req);
+			wssh_listener_destroy(l);
+		} else {
+			l->cancelled = true;
+		}
+		break;
+	case WSSH_L_BOUND:
+		l->state = WSSH_L_CANCELLING;
+		wssh_kick(l->s);
+		break;
+	case WSSH_L_CANCELLING:
+		break;
+	}
+}

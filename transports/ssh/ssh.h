@@ -1,0 +1,110 @@
+/*
+ * ssh.h: the SSH layer shared by the SSH transports (ssh-forward, ppp-ssh,
+ * x11), on libssh2 1.10, non-blocking inside the core's event loop.
+ *
+ * It talks to the core only through const struct warren_host *, and it hides
+ * libssh2's EAGAIN discipline (../shared/notes/libssh2-1.10.md) from the
+ * plugins: a plugin never calls libssh2 itself. It asks for a session, for
+ * channels (opened one at a time, rule 5) and for remote listeners, and hands
+ * each open channel a local fd; the layer then moves bytes both ways with
+ * bounded buffers, flow control through the SSH window, half-close in each
+ * direction and an orderly close (rule 7).
+ *
+ * Callbacks run from the event loop. Any callback may free the session or
+ * close channels: the layer defers the actual frees until it has left the
+ * libssh2 call stack.
+ */
+#ifndef WARREN_TRANSPORTS_SSH_H
+#define WARREN_TRANSPORTS_SSH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "warren-plugin.h"
+
+struct wssh_session;
+struct wssh_channel;
+struct wssh_listener;
+
+/* Receive window for channels this side opens. OpenSSH's client holds 2 MiB,
+ * which caps a 100 ms path near 20 MB/s; 16 MiB lifts that cap eightfold.
+ * It is also the bound on what libssh2 may queue for one connection whose
+ * local reader is slow (the peer cannot send past the window). */
+#define WSSH_WINDOW_LARGE (16u * 1024 * 1024)
+
+struct wssh_session_cbs {
+	/* Authenticated: channels and listeners may be requested now. */
+	void (*up)(struct wssh_session *s, void *arg);
+	/* The connect, handshake, host key check or auth failed, or the link
+	 * died later. reason is one line for status and logs. The session is
+	 * dead: free it (from here is fine). Called at most once. */
+	void (*down)(struct wssh_session *s, void *arg, const char *reason);
+};
+
+/* A session for one gateway. Nothing happens until wssh_session_start. The
+ * gateway must outlive the session. Returns NULL on memory exhaustion. */
+struct wssh_session *wssh_session_new(const struct warren_host *host, struct warren_tunnel *t,
+                                      const struct warren_gateway *gw,
+                                      const struct wssh_session_cbs *cbs, void *arg);
+
+/* Resolve the gateway again (dynamic DNS), connect to each address in turn,
+ * handshake, check the host key, authenticate. The outcome arrives through
+ * cbs->up or cbs->down. Returns 0, or a negative errno. */
+int wssh_session_start(struct wssh_session *s);
+
+/* Orderly disconnect (best effort, never blocks) and free everything: every
+ * channel and listener of the session with it, without their callbacks. The
+ * fds handed to channels are closed. NULL is fine. */
+void wssh_session_free(struct wssh_session *s);
+
+/* Channels. */
+
+/* Result of an open: error 0 and the channel open, or error != 0 (the
+ * channel is gone, do not touch it) and a one-line reason. */
+typedef void (*wssh_open_cb)(struct wssh_channel *c, int error, const char *reason, void *arg);
+/* A bridged channel finished (both directions closed, or an error): its fd
+ * is closed. The channel is freed by the layer after this returns. */
+typedef void (*wssh_closed_cb)(struct wssh_channel *c, void *arg);
+
+/* Queue a direct-tcpip open to host:port as seen from the gateway, with the
+ * originator's address for the server's logs. window 0 means the default. */
+struct wssh_channel *wssh_direct_tcpip(struct wssh_session *s, const char *host, uint16_t port,
+                                       const char *orig_ip, uint16_t orig_port, uint32_t window,
+                                       wssh_open_cb cb, void *arg);
+
+/* Queue an open of any channel type, the message sent verbatim (the channel
+ * types of ppp-ssh and x11). */
+struct wssh_channel *wssh_channel_open(struct wssh_session *s, const char *type, uint32_t window,
+                                       const void *msg, size_t msglen, wssh_open_cb cb, void *arg);
+
+/* Start moving bytes between an open channel and fd (a connected stream
+ * socket, non-blocking; the layer owns it from now on). initial/len: bytes
+ * already read from fd that belong to the channel (copied). closed is called
+ * once when the bridge ends. Returns 0 or -ENOMEM (fd then still the
+ * caller's). */
+int wssh_channel_attach(struct wssh_channel *c, int fd, const void *initial, size_t len,
+                        wssh_closed_cb closed, void *arg);
+
+/* Abort: close the fd (if attached), stop every callback of c and close the
+ * channel with the peer. c must not be used afterwards. NULL is fine. */
+void wssh_channel_close(struct wssh_channel *c);
+
+/* Remote listeners (tcpip-forward). */
+
+/* Result of a listen request: error 0 and the port the gateway bound (the
+ * allocated one for port 0), or error != 0 and a reason (the listener is
+ * gone). */
+typedef void (*wssh_listen_cb)(struct wssh_listener *l, int error, const char *reason,
+                               uint16_t bound_port, void *arg);
+/* A connection arrived on the gateway: c is open; attach it or close it. */
+typedef void (*wssh_accept_cb)(struct wssh_listener *l, struct wssh_channel *c, void *arg);
+
+/* Ask the gateway to listen on bind:port ("localhost" when bind is NULL or
+ * empty, as OpenSSH's ssh -R does). */
+struct wssh_listener *wssh_listen(struct wssh_session *s, const char *bind, uint16_t port,
+                                  wssh_listen_cb done, wssh_accept_cb accept, void *arg);
+
+/* Cancel (best effort) and free a listener. NULL is fine. */
+void wssh_listener_free(struct wssh_listener *l);
+
+#endif /* WARREN_TRANSPORTS_SSH_H */
