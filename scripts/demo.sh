@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# scripts/demo.sh: build warren and show one tunnel carrying real traffic.
+# scripts/demo.sh: build warren and show the PuTTY/OpenSSH tunnel recipe
+# kept up by the daemon.
 #
-# Starts a small web server on 127.0.0.1, a warren daemon whose one tunnel
-# forwards a free loopback port to it, fetches a page through the tunnel with
-# curl, prints `warren status` (table and JSON), then stops everything.
-# Nothing listens on anything but 127.0.0.1, and nothing is left running.
-#
-# Today the tunnel uses the `relay` transport (a plain TCP relay). The steps
-# are split so that an SSH demo only swaps backend_*: start a private sshd on
-# loopback and write an `ssh-forward` tunnel instead of a `relay` one.
+# Starts a small web server on 127.0.0.1, a private OpenSSH sshd on
+# 127.0.0.1 with throwaway host and user keys (the "gateway"), and a warren
+# daemon with one `ssh-forward` tunnel through that sshd: a local forward
+# (ssh -L) to the web server and a dynamic SOCKS forward (ssh -D). It fetches
+# the page through both with curl, prints `warren status` (table and JSON),
+# then stops everything. Nothing listens on anything but 127.0.0.1, and
+# nothing is left running.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -88,16 +88,57 @@ EOF
 	echo "web server on 127.0.0.1:$WEB_PORT serving $WORK/www"
 }
 
-# --- the transport: relay today; an SSH demo replaces these two ---------------
-backend_start() { :; } # ssh: start a private sshd on 127.0.0.1 with a throwaway key
+# --- the gateway: a private sshd on loopback ----------------------------------
+backend_start() {
+	local ssh_dir="$WORK/ssh"
+	mkdir -m 700 "$ssh_dir"
+	ssh-keygen -q -t ed25519 -N '' -C warren-demo-host -f "$ssh_dir/host_ed25519"
+	ssh-keygen -q -t ed25519 -N '' -C warren-demo-user -f "$ssh_dir/id_ed25519"
+	cp "$ssh_dir/id_ed25519.pub" "$ssh_dir/authorized_keys"
+	SSHD_PORT=$(free_port)
+	cat >"$ssh_dir/sshd_config" <<EOF
+ListenAddress 127.0.0.1:$SSHD_PORT
+HostKey $ssh_dir/host_ed25519
+PidFile none
+UsePAM no
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile $ssh_dir/authorized_keys
+PermitRootLogin prohibit-password
+AllowTcpForwarding yes
+EOF
+	# The host key is known in advance: warren checks it strictly.
+	printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$ssh_dir/host_ed25519.pub")" \
+		>"$ssh_dir/known_hosts"
+	if [[ $(id -u) == 0 ]]; then
+		mkdir -p /run/sshd # sshd's privilege separation directory
+	fi
+	/usr/sbin/sshd -D -e -f "$ssh_dir/sshd_config" 2>"$WORK/sshd.log" &
+	PIDS+=($!)
+	wait_until 10 port_open "$SSHD_PORT" || die "sshd did not start: $(cat "$WORK/sshd.log")"
+	echo "sshd on 127.0.0.1:$SSHD_PORT with throwaway keys in $ssh_dir"
+}
 
 backend_config() {
+	SOCKS_PORT=$(free_port)
 	cat <<EOF
+[gateway demo-gw]
+host = 127.0.0.1
+port = $SSHD_PORT
+user = $(id -un)
+identity = $WORK/ssh/id_ed25519
+agent = no
+known_hosts = $WORK/ssh/known_hosts
+host_key_check = strict
+keepalive = 10s
+
 [tunnel web]
-transport = relay
+transport = ssh-forward
+gateway = demo-gw
 autostart = yes
-listen = 127.0.0.1:$TUNNEL_PORT
-connect = 127.0.0.1:$WEB_PORT
+local = $TUNNEL_PORT:127.0.0.1:$WEB_PORT
+dynamic = $SOCKS_PORT
 EOF
 }
 
@@ -138,6 +179,8 @@ main() {
 
 	say "a web server on loopback"
 	start_web_server
+
+	say "a private sshd on loopback (the gateway)"
 	backend_start
 
 	say "warren daemon"
@@ -146,6 +189,10 @@ main() {
 
 	say "curl http://127.0.0.1:$TUNNEL_PORT/ (through the tunnel)"
 	curl --silent --show-error --fail --max-time 10 "http://127.0.0.1:$TUNNEL_PORT/"
+
+	say "curl --socks5-hostname 127.0.0.1:$SOCKS_PORT http://localhost:$WEB_PORT/ (SOCKS, name resolved at the gateway)"
+	curl --silent --show-error --fail --max-time 10 --socks5-hostname "127.0.0.1:$SOCKS_PORT" \
+		"http://localhost:$WEB_PORT/"
 
 	say "warren status"
 	warren status
@@ -163,7 +210,7 @@ main() {
 	sed 's/^/    /' "$WORK/daemon.log"
 	[[ $rc -eq 0 ]] || die "the daemon did not stop cleanly"
 	echo
-	echo "demo done: the page above went through warren's tunnel on 127.0.0.1:$TUNNEL_PORT"
+	echo "demo done: the page went through warren's SSH tunnel (127.0.0.1:$TUNNEL_PORT -> sshd -> 127.0.0.1:$WEB_PORT) and its SOCKS forward"
 }
 
 main "$@"

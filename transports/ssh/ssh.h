@@ -17,6 +17,7 @@
 #ifndef WARREN_TRANSPORTS_SSH_H
 #define WARREN_TRANSPORTS_SSH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -106,5 +107,51 @@ struct wssh_listener *wssh_listen(struct wssh_session *s, const char *bind, uint
 
 /* Cancel (best effort) and free a listener. NULL is fine. */
 void wssh_listener_free(struct wssh_listener *l);
+
+
+/* Exec sessions: a "session" channel that runs one command on the gateway
+ * (the remote pppd of ppp-ssh, the X program of x11). Implemented in
+ * exec.c. The open, the pty-req, x11-req and exec requests all go through
+ * the session's request queue (rule 5) and the one-half-sent-packet rule. */
+
+enum wssh_stderr_mode {
+	WSSH_STDERR_LOG = 0, /* each line logged through host->log at info */
+	WSSH_STDERR_MERGE,   /* into the channel's stdout stream */
+	WSSH_STDERR_FD,      /* to the fd given to wssh_channel_attach_stderr */
+};
+
+struct wssh_exec_opts {
+	const char *command; /* run by the user's shell on the gateway */
+	bool pty;            /* request a pty (raw modes) before exec */
+	const char *term;    /* TERM for the pty; NULL: "dumb" */
+	/* X11 forwarding: an x11-req before exec carrying a fake cookie. */
+	bool x11;
+	bool x11_single_connection;
+	const char *x11_auth_proto;  /* "MIT-MAGIC-COOKIE-1" */
+	const char *x11_auth_cookie; /* the fake cookie, hex */
+	int x11_screen;
+	enum wssh_stderr_mode stderr_mode;
+	uint32_t window; /* 0: the default */
+};
+
+/* The command's end, when the server reported it: exit_status >= 0, or -1
+ * with exit_signal ("TERM") set. Called before the channel's closed_cb. */
+typedef void (*wssh_exit_cb)(struct wssh_channel *c, int exit_status, const char *exit_signal,
+			     void *arg);
+
+/* Queue an exec session; cb reports when the command runs (after exec was
+ * accepted) or why not. Then wssh_channel_attach bridges the command's
+ * stdin/stdout with an fd. */
+struct wssh_channel *wssh_exec(struct wssh_session *s, const struct wssh_exec_opts *o,
+			       wssh_open_cb cb, void *arg);
+/* WSSH_STDERR_FD: bridge the command's stderr into fd (the layer owns it). */
+int wssh_channel_attach_stderr(struct wssh_channel *c, int fd);
+void wssh_channel_set_exit_cb(struct wssh_channel *c, wssh_exit_cb cb, void *arg);
+
+/* Incoming X11 channels (after an x11-req): each arrives open; attach it
+ * or close it. Implemented in x11.c. */
+typedef void (*wssh_x11_cb)(struct wssh_session *s, struct wssh_channel *c,
+			    const char *orig_host, int orig_port, void *arg);
+void wssh_session_set_x11_handler(struct wssh_session *s, wssh_x11_cb cb, void *arg);
 
 #endif /* WARREN_TRANSPORTS_SSH_H */
