@@ -114,14 +114,37 @@ static void apply_log_level(const struct wr_config *cfg)
 	wr_log_set_level((enum warren_log_level)level);
 }
 
+/* The line number of a "FILE:LINE: message" (0 when there is none). */
+static long diag_line(const struct warren_diag *diag, const char *message)
+{
+	size_t flen = strlen(diag->file);
+
+	if (strncmp(message, diag->file, flen) != 0 || message[flen] != ':')
+		return 0;
+	return strtol(message + flen + 1, NULL, 10);
+}
+
+/* Problems in file order: the core's and the transports' are found in two
+ * passes, but a person reads the file top to bottom. */
 static void print_diag(const struct warren_diag *diag, struct wr_buf *out)
 {
-	for (size_t i = 0; i < diag->count; i++) {
+	bool *printed = wr_xcalloc(diag->count, sizeof(bool));
+
+	for (size_t n = 0; n < diag->count; n++) {
+		size_t best = diag->count;
+
+		for (size_t i = 0; i < diag->count; i++)
+			if (!printed[i] && (best == diag->count ||
+					    diag_line(diag, diag->messages[i]) <
+						    diag_line(diag, diag->messages[best])))
+				best = i;
+		printed[best] = true;
 		if (out)
-			wr_buf_printf(out, "%s\n", diag->messages[i]);
+			wr_buf_printf(out, "%s\n", diag->messages[best]);
 		else
-			fprintf(stderr, "%s\n", diag->messages[i]);
+			fprintf(stderr, "%s\n", diag->messages[best]);
 	}
+	free(printed);
 }
 
 static void prepared_free(struct prepared *p, bool keep_plugin_confs)
