@@ -111,7 +111,8 @@ struct warren_gateway {
 	const char *host_key_types;
 };
 
-/* A forward spec in OpenSSH's -L/-R/-D syntax, or relay's listen/connect. */
+/* A forward spec in OpenSSH's -L/-R/-D syntax, or relay's listen/connect.
+ * IPv6 addresses come without their brackets; a bind of `*` stays "*". */
 struct warren_endpoint_spec {
 	char bind[256];      /* bind address; "" when not given */
 	uint16_t port;       /* listen port (0 allowed only where the caller says) */
@@ -136,6 +137,11 @@ typedef void (*warren_child_cb)(pid_t pid, int wait_status, void *arg);
  * event loop's thread (the only thread). Handles created for a tunnel are
  * freed by the plugin; whatever is left when the tunnel is destroyed is freed
  * by the core, and children still running are sent SIGTERM then SIGKILL.
+ *
+ * Callbacks never run inside the call that set them up: a watch, timer
+ * (even armed for 0 ms), resolution or child fires later, from the loop.
+ * A handle may be freed from inside its own callback, and any handle of the
+ * tunnel from inside any of its callbacks.
  */
 struct warren_host {
 	uint32_t abi;  /* WARREN_PLUGIN_ABI of the core */
@@ -157,17 +163,20 @@ struct warren_host {
 	void (*watch_set)(struct warren_watch *w, unsigned events);
 	void (*watch_free)(struct warren_watch *w); /* NULL is fine */
 
-	/* One-shot timers. timer_arm re-arms (replacing a pending expiry). */
+	/* One-shot timers. timer_arm re-arms (replacing a pending expiry).
+	 * timer_new returns NULL only on memory exhaustion. */
 	struct warren_timer *(*timer_new)(struct warren_tunnel *t, warren_timer_cb cb, void *arg);
 	void (*timer_arm)(struct warren_timer *tm, uint64_t ms);
 	void (*timer_cancel)(struct warren_timer *tm);
 	void (*timer_free)(struct warren_timer *tm); /* NULL is fine */
 
 	/* Asynchronous getaddrinfo (hints: AI_ADDRCONFIG, SOCK_STREAM, family
-	 * unspecified). The callback runs later from the loop, never inside this
-	 * call; it owns addrs and frees it with freeaddrinfo. Returns a request
-	 * that resolve_cancel drops (the callback then never runs), or NULL when
-	 * the request could not be started (error logged). */
+	 * unspecified; numeric addresses never reach a resolver). The callback
+	 * runs later from the loop, never inside this call; error is 0 or a
+	 * getaddrinfo EAI_* code (gai_strerror words it); the callback owns addrs
+	 * and frees it with freeaddrinfo. Returns a request that resolve_cancel
+	 * drops (the callback then never runs), or NULL when the request could
+	 * not be started (error logged). */
 	void *(*resolve)(struct warren_tunnel *t, const char *host, uint16_t port,
 			 warren_resolve_cb cb, void *arg);
 	void (*resolve_cancel)(void *request);
@@ -179,11 +188,13 @@ struct warren_host {
 	pid_t (*spawn)(struct warren_tunnel *t, const char *const argv[], int stdin_fd,
 		       int stdout_fd, int stderr_fd, warren_child_cb on_exit, void *arg);
 
-	/* Link reports. The core turns them into the tunnel's state:
+	/* Link reports, allowed from any callback and from inside ops->start.
+	 * The core turns them into the tunnel's state:
 	 *  report_up:       the transport carries traffic (connecting/degraded -> up).
 	 *  report_degraded: up, but part of it is not working (why is shown).
-	 *  report_failure:  the link failed; the core calls ops->stop, then retries
-	 *                   by the restart policy. Safe to call from any callback.
+	 *  report_failure:  the link failed; the core calls ops->stop later, from
+	 *                   the top of the loop (never inside this call), then
+	 *                   retries by the restart policy. The first reason wins.
 	 *  report_finished: the transport ended normally (a remote command exited 0).
 	 *  report_stopped:  an asynchronous stop (ops->stop returned 1) finished. */
 	void (*report_up)(struct warren_tunnel *t);

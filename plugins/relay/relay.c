@@ -20,7 +20,9 @@
  *  - Watches are armed with exactly the events wanted now: a level-triggered
  *    watch armed for a direction with nothing to do would spin the loop.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* accept4, SOCK_NONBLOCK */
+#endif
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -505,7 +507,6 @@ static void relay_report_cb(void *arg)
 	struct relay *r = arg;
 	char reason[sizeof(r->reported_reason)];
 	size_t i, nfailed = 0, off = 0;
-	const char *first = NULL;
 
 	if (!r->running)
 		return;
@@ -516,8 +517,6 @@ static void relay_report_cb(void *arg)
 		if (l->state != RELAY_LISTENER_FAILED)
 			continue;
 		nfailed++;
-		if (!first)
-			first = l->last_error;
 		if (off < sizeof(reason))
 			off += snprintf(reason + off, sizeof(reason) - off, "%s%s", off ? "; " : "",
 			                l->last_error);
@@ -529,13 +528,11 @@ static void relay_report_cb(void *arg)
 		}
 		return;
 	}
-	/* One failure is the common case: show its error as it is. */
-	if (nfailed == 1)
-		snprintf(reason, sizeof(reason), "%s", first);
 	if (r->reported == RELAY_REPORTED_DEGRADED && strcmp(reason, r->reported_reason) == 0)
 		return;
 	r->reported = RELAY_REPORTED_DEGRADED;
 	snprintf(r->reported_reason, sizeof(r->reported_reason), "%s", reason);
+	/* One failure is the common case: show its error as it is. */
 	if (nfailed == 1)
 		host->report_degraded(r->t, "%s", reason);
 	else
@@ -752,6 +749,7 @@ static void relay_conn_io(struct relay_conn *c, bool client_side, unsigned event
 	struct relay_dir *to = client_side ? &c->down : &c->up;   /* written to fd */
 	const char *where = client_side ? "client" : "target";
 	const char *op = "write";
+	char why[RELAY_ERR_LEN];
 	int err;
 
 	if (events & WARREN_EV_WRITE) {
@@ -779,12 +777,9 @@ static void relay_conn_io(struct relay_conn *c, bool client_side, unsigned event
 	relay_conn_rearm(c);
 	return;
 
-fail : {
-	char why[RELAY_ERR_LEN];
-
+fail:
 	snprintf(why, sizeof(why), "%s %s: %s", where, op, strerror(-err));
 	relay_conn_close(c, true, why);
-}
 }
 
 static void relay_conn_client_cb(int fd, unsigned events, void *arg)
@@ -1198,8 +1193,13 @@ static int relay_stop(void *state)
 	for (i = 0; i < r->nlisteners; i++) {
 		struct relay_listener *l = &r->listeners[i];
 
+		if (l->nconns)
+			host->log(r->t, WARREN_LOG_DEBUG, "relay %zu: closing %zu connections",
+			          l->index, l->nconns);
+		/* By RST: a stream cut short must not look to either end like
+		 * one that ended normally. */
 		while (l->conns)
-			relay_conn_free(l->conns, false, false);
+			relay_conn_free(l->conns, true, false);
 		host->watch_free(l->watch);
 		l->watch = NULL;
 		l->watch_events = 0;
