@@ -73,13 +73,22 @@ static int request(const struct wr_options *o, const char *line, char **body)
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) || write(fd, "\n", 1) != 1) {
+	/* MSG_NOSIGNAL, and EPIPE is not the end: a daemon that refuses us
+	 * (another user, see control.c) may answer and close before our
+	 * request is written; its answer is still there to read. */
+	if ((send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line) ||
+	     send(fd, "\n", 1, MSG_NOSIGNAL) != 1) &&
+	    errno != EPIPE) {
 		fprintf(stderr, "warren: cannot send to the daemon at %s: %s\n", path,
 			strerror(errno));
 		goto out;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
 		wr_buf_append(&reply, chunk, (size_t)n);
+	/* A daemon that closed without reading our request (a refusal) makes
+	 * the kernel end its answer with ECONNRESET instead of EOF. */
+	if (n < 0 && errno == ECONNRESET && reply.len > 0)
+		n = 0;
 	if (n < 0) {
 		fprintf(stderr, "warren: no answer from the daemon at %s: %s\n", path,
 			strerror(errno));

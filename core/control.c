@@ -66,38 +66,34 @@ static bool wanted(char **names, int nnames, const char *name)
 	return false;
 }
 
+/* The CLI draws the table for people from this JSON (status_table.c): only
+ * it knows its terminal. */
 static int cmd_status(char **words, int nwords, struct wr_buf *out)
 {
-	bool json = nwords > 1 && strcmp(words[1], "json") == 0;
 	char **names = words + 2;
 	int nnames = nwords > 2 ? nwords - 2 : 0;
 	struct warren_tunnel *t;
+	struct warren_json j;
 
+	if (nwords < 2 || strcmp(words[1], "json") != 0) {
+		wr_buf_puts(out, "warren: status takes `json` and tunnel names\n");
+		return WR_EXIT_USAGE;
+	}
 	for (int i = 0; i < nnames; i++) {
 		if (!wr_tunnels_find(names[i])) {
 			wr_buf_printf(out, "warren: no tunnel named '%s'\n", names[i]);
 			return WR_EXIT_FAILURE;
 		}
 	}
-	if (json) {
-		struct warren_json j;
-
-		wr_json_init(&j, out);
-		wr_json_object_begin(&j, NULL);
-		wr_json_array_begin(&j, "tunnels");
-		for (t = wr_tunnels_first(); t; t = wr_tunnels_next(t))
-			if (wanted(names, nnames, wr_tunnel_name(t)))
-				wr_tunnel_status_json(t, &j);
-		wr_json_array_end(&j);
-		wr_json_object_end(&j);
-		wr_buf_puts(out, "\n");
-		return WR_EXIT_OK;
-	}
-	wr_buf_printf(out, "%-16s %-12s %-10s %-20s %8s %8s %8s  %s\n", "NAME", "TRANSPORT",
-		      "STATE", "SINCE", "RESTARTS", "IN", "OUT", "LAST-ERROR");
+	wr_json_init(&j, out);
+	wr_json_object_begin(&j, NULL);
+	wr_json_array_begin(&j, "tunnels");
 	for (t = wr_tunnels_first(); t; t = wr_tunnels_next(t))
 		if (wanted(names, nnames, wr_tunnel_name(t)))
-			wr_tunnel_status_row(t, out);
+			wr_tunnel_status_json(t, &j);
+	wr_json_array_end(&j);
+	wr_json_object_end(&j);
+	wr_buf_puts(out, "\n");
 	return WR_EXIT_OK;
 }
 

@@ -4,7 +4,7 @@
  * Protocol, one request per connection: the client sends one line of
  * space-separated words and reads until EOF. The reply's first line is "OK"
  * or "ERR <exit status>", the rest is text for the user (or JSON).
- *   status json|table [NAME...]    up NAME    down NAME    restart NAME
+ *   status json [NAME...]    up NAME    down NAME    restart NAME
  *   state NAME   ("<state> <last error>")     reload
  */
 #ifndef WARREN_CONTROL_H

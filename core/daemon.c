@@ -40,6 +40,8 @@ static struct {
 	struct wr_plugin_set plugins;
 	struct wr_config_ref *current;
 	bool run_mode; /* warren run: no socket, exit when the tunnels end */
+	wr_config_amend_fn amend; /* warren x11: adds its tunnel to the config */
+	void *amend_arg;
 	bool shutting_down;
 	bool interrupted;
 	struct event *shutdown_timer;
@@ -177,6 +179,9 @@ static int prepare(const char *path, bool missing_plugin_is_error, struct warren
 	if (!cfg)
 		return -1;
 	out->cref = wr_config_ref_new(cfg);
+	/* Before the arrays below: the tunnel it adds is checked like any. */
+	if (diag->count == 0 && daemon_state.amend)
+		daemon_state.amend(cfg, diag, daemon_state.amend_arg);
 	out->plugin_confs = wr_xcalloc(cfg->ntunnels, sizeof(void *));
 	out->unavailable = wr_xcalloc(cfg->ntunnels, sizeof(char *));
 	if (diag->count > 0)
@@ -359,7 +364,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Shared body of `warren daemon` and `warren run`. names == NULL: daemon. */
-static int serve(const struct wr_options *o, char *const names[], int nnames)
+static int serve(const struct wr_options *o, char *const names[], int nnames,
+		 wr_config_amend_fn amend, void *amend_arg)
 {
 	struct event *signals[4] = {0};
 	static const int signal_numbers[4] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
@@ -372,6 +378,8 @@ static int serve(const struct wr_options *o, char *const names[], int nnames)
 	memset(&daemon_state, 0, sizeof(daemon_state));
 	daemon_state.options = o;
 	daemon_state.run_mode = names != NULL;
+	daemon_state.amend = amend;
+	daemon_state.amend_arg = amend_arg;
 	daemon_state.config_path = wr_config_path(o);
 	wr_log_init(WARREN_LOG_INFO, o->use_syslog);
 	apply_log_level(NULL);
@@ -466,12 +474,18 @@ out:
 
 int wr_cmd_daemon(const struct wr_options *o)
 {
-	return serve(o, NULL, 0);
+	return serve(o, NULL, 0, NULL, NULL);
 }
 
 int wr_cmd_run(const struct wr_options *o, char *const names[], int nnames)
 {
-	return serve(o, names, nnames);
+	return serve(o, names, nnames, NULL, NULL);
+}
+
+int wr_cmd_run_amended(const struct wr_options *o, char *const names[], int nnames,
+		       wr_config_amend_fn amend, void *arg)
+{
+	return serve(o, names, nnames, amend, arg);
 }
 
 int wr_cmd_check(const struct wr_options *o)

@@ -21,6 +21,17 @@ enum { WR_EXIT_OK = 0, WR_EXIT_FAILURE = 1, WR_EXIT_USAGE = 2 };
 
 int wr_cmd_daemon(const struct wr_options *o);
 int wr_cmd_run(const struct wr_options *o, char *const names[], int nnames);
+
+/* `warren run` of a config changed in memory: amend is called on the freshly
+ * loaded config, before the transports check it, and may add tunnels (the
+ * one-shot tunnel of `warren x11`); problems go into diag. */
+struct wr_config;
+struct warren_diag;
+typedef void (*wr_config_amend_fn)(struct wr_config *cfg, struct warren_diag *diag, void *arg);
+int wr_cmd_run_amended(const struct wr_options *o, char *const names[], int nnames,
+		       wr_config_amend_fn amend, void *arg);
+/* warren x11 GATEWAY COMMAND... (x11cmd.c) */
+int wr_cmd_x11(const struct wr_options *o, char *const argv[], int argc);
 int wr_cmd_check(const struct wr_options *o);
 int wr_cmd_plugins(const struct wr_options *o);
 

@@ -46,7 +46,8 @@ static int run_run(const struct wr_options *o, int argc, char **argv)
 		if (strcmp(argv[i], "--putty") != 0)
 			continue;
 		if (argc != 2 || i != 0)
-			return usage_error("run", "%s", "--putty takes one SESSION and nothing else");
+			return usage_error("run", "%s",
+					   "--putty takes one SESSION and nothing else");
 		return wr_cmd_run_putty(o, argv[1]);
 	}
 	if (argc == 0)
@@ -163,6 +164,11 @@ static int run_plugins(const struct wr_options *o, int argc, char **argv)
 	return wr_cmd_plugins(o);
 }
 
+static int run_x11(const struct wr_options *o, int argc, char **argv)
+{
+	return wr_cmd_x11(o, argv, argc);
+}
+
 static int run_import_putty(const struct wr_options *o, int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)
@@ -205,6 +211,14 @@ static const struct subcommand subcommands[] = {
 	 "ones; untouched tunnels keep their connections. A broken file changes nothing."},
 	{"plugins", run_plugins, "plugins [--plugin-dir DIR]",
 	 "List the transports found, with their ABI and version, and the files refused."},
+	{"x11", run_x11, "x11 GATEWAY -- COMMAND [ARG...]",
+	 "Run one X program on the gateway with its windows on the local display, as\n"
+	 "`ssh -X GATEWAY COMMAND` does, without the daemon. GATEWAY is a [gateway] of\n"
+	 "the config; the local display is $DISPLAY, its cookie from $XAUTHORITY (or\n"
+	 "~/.Xauthority); the gateway sees only a fake cookie. The words of COMMAND\n"
+	 "are joined by spaces for the remote shell, as ssh does. Its stdout and stderr\n"
+	 "are passed through, its stdin is empty. Exits with the command's status, or\n"
+	 "255 when it could not run or was killed by a signal."},
 	{"import-putty", run_import_putty, "import-putty [SESSION...]",
 	 "Print the [gateway] and [tunnel] sections that do what PuTTY saved sessions\n"
 	 "do (all of them, or the ones named). What cannot be carried over is listed\n"

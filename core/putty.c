@@ -651,15 +651,19 @@ int wr_cmd_run_putty(const struct wr_options *o, const char *session)
 	struct wr_options run_options = *o;
 	struct wr_putty_session s;
 	struct wr_buf text = {0}, warnings = {0};
-	char dir[] = "/tmp/warren-putty-XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	char *dir = wr_xasprintf("%s/warren-putty-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	char *sessions_dir = wr_putty_sessions_dir();
 	char *file = wr_putty_encode_name(session);
 	char *path = wr_xasprintf("%s/%s", sessions_dir, file);
 	char *name = wr_putty_warren_name(session);
-	char *conf = NULL, *x11 = NULL;
-	char *names[2];
+	struct wr_config *cfg = NULL;
+	struct warren_diag diag;
+	char *conf = NULL, **names = NULL;
 	int nnames = 0, fd = -1, ret = WR_EXIT_USAGE;
 	char err[512];
+
+	wr_diag_init(&diag, path);
 
 	if (wr_putty_read(path, session, &s, err, sizeof(err)) < 0) {
 		fprintf(stderr, "warren: PuTTY session '%s': %s\n", session, err);
@@ -676,9 +680,22 @@ int wr_cmd_run_putty(const struct wr_options *o, const char *session)
 		fprintf(stderr, "warren: PuTTY session '%s' has nothing warren can run\n", session);
 		goto out;
 	}
+	/* Values PuTTY took may still be ones warren refuses (a host with a
+	 * blank): say so against the session, not a temporary file. */
+	cfg = wr_config_parse(path, text.data, text.len, &diag);
+	if (!cfg || diag.count > 0) {
+		for (size_t i = 0; i < diag.count; i++)
+			fprintf(stderr, "warren: PuTTY session '%s': %s\n", session,
+			        diag.messages[i]);
+		goto out;
+	}
+	names = wr_xcalloc(cfg->ntunnels, sizeof(*names));
+	for (nnames = 0; (size_t)nnames < cfg->ntunnels; nnames++)
+		names[nnames] = cfg->tunnels[nnames].name;
 	/* The run reads a config file: a private one, gone when it ends. */
 	if (!mkdtemp(dir)) {
-		fprintf(stderr, "warren: cannot make a folder in /tmp: %s\n", strerror(errno));
+		fprintf(stderr, "warren: cannot make a folder for the session's config: %s\n",
+		        strerror(errno));
 		ret = WR_EXIT_FAILURE;
 		goto out;
 	}
@@ -693,12 +710,6 @@ int wr_cmd_run_putty(const struct wr_options *o, const char *session)
 	fd = -1;
 	if (o->verbosity > 0)
 		fprintf(stderr, "warren: PuTTY session '%s' runs as:\n%s", session, text.data);
-	x11 = wr_xasprintf("%s-x11", name);
-	nnames = 0;
-	if (strstr(text.data, "transport = ssh-forward"))
-		names[nnames++] = name;
-	if (strstr(text.data, "transport = x11"))
-		names[nnames++] = x11;
 	run_options.config_path = conf;
 	ret = wr_cmd_run(&run_options, names, nnames);
 out_dir:
@@ -715,6 +726,9 @@ out:
 	free(path);
 	free(name);
 	free(conf);
-	free(x11);
+	free(names);
+	wr_config_free(cfg);
+	wr_diag_free(&diag);
+	free(dir);
 	return ret;
 }

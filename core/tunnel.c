@@ -537,15 +537,3 @@ void wr_tunnel_status_json(struct warren_tunnel *t, struct warren_json *j)
 	wr_json_object_end(j);
 	wr_json_object_end(j);
 }
-
-void wr_tunnel_status_row(struct warren_tunnel *t, struct wr_buf *out)
-{
-	char since[32], in[16], outb[16];
-
-	wr_format_time(t->since, since, sizeof(since));
-	wr_format_bytes(t->bytes_in, in, sizeof(in));
-	wr_format_bytes(t->bytes_out, outb, sizeof(outb));
-	wr_buf_printf(out, "%-16s %-12s %-10s %-20s %8u %8s %8s  %s\n", t->conf->name,
-		      t->conf->transport, state_names[t->state], since, t->restarts, in, outb,
-		      t->last_error ? t->last_error : "-");
-}

@@ -71,8 +71,6 @@ enum wr_state wr_tunnel_state(const struct warren_tunnel *t);
 const char *wr_tunnel_last_error(const struct warren_tunnel *t);
 struct wr_host_resources *wr_tunnel_resources(struct warren_tunnel *t);
 void wr_tunnel_status_json(struct warren_tunnel *t, struct warren_json *j);
-/* One row of `warren status`. */
-void wr_tunnel_status_row(struct warren_tunnel *t, struct wr_buf *out);
 
 /* The live tunnels in config order (destroyed ones excluded). */
 struct warren_tunnel *wr_tunnels_first(void);

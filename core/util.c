@@ -107,6 +107,9 @@ void wr_buf_printf(struct wr_buf *b, const char *fmt, ...)
 const char *wr_buf_cstr(struct wr_buf *b)
 {
 	buf_reserve(b, 0);
+	/* An empty buffer's first reserve hands back uninitialised memory:
+	 * terminate it here, not only in the appends. */
+	b->data[b->len] = '\0';
 	return b->data;
 }
 

@@ -13,14 +13,17 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/.." && pwd)
-build="$top/build"
+build="${WARREN_BUILD_DIR:-$top/build}" # scripts/test.sh sets build-asan for its sanitizer pass
 
 # Keep this list in step with what configure.ac checks and what tests/ runs.
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libssh2-1-dev libssl-dev libnl-3-dev libnl-route-3-dev libcmocka-dev
 	openssh-server openssh-client
-	curl socat python3 iproute2 procps psmisc util-linux groff-base
+	curl socat python3 iproute2 procps psmisc util-linux groff-base bash-completion
+	qemu-system-x86 busybox-static cpio ppp
+	libxau-dev xvfb xauth x11-utils
+	clang libclang-rt-14-dev valgrind
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -66,6 +66,10 @@ static enum socks_result parse4(const unsigned char *b, size_t len, struct socks
 		hl = (size_t)(nul - host);
 		if (hl == 0)
 			return fail4(r, "SOCKS4a empty host name");
+		/* The NUL may come past 255 bytes when the whole request
+		 * arrived in one read: r->host holds 255 and its NUL. */
+		if (hl >= sizeof(r->host))
+			return fail4(r, "SOCKS4a host name too long");
 		memcpy(r->host, host, hl);
 		r->host[hl] = '\0';
 	} else {

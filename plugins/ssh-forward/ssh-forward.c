@@ -502,6 +502,10 @@ static void on_local_open(struct wssh_channel *ch, int error, const char *reason
 		c->ch = NULL;
 		host->log(f->sf->t, WARREN_LOG_INFO, "%s %s: %s", kind_names[f->fc->kind],
 		          f->fc->spec, reason);
+		/* A -L forward has one destination: say in status why its
+		 * clients are closed (the forward itself still listens). */
+		if (f->fc->kind == FWD_LOCAL && f->state == FS_LISTENING)
+			snprintf(f->last_error, sizeof(f->last_error), "%s", reason);
 		if (f->fc->kind == FWD_DYNAMIC) {
 			n = socks_connect_reply(c->socks_version, error, reply);
 			send_all(c->fd, reply, n);
@@ -516,6 +520,8 @@ static void on_local_open(struct wssh_channel *ch, int error, const char *reason
 		return;
 	}
 	(void)ch;
+	if (f->state == FS_LISTENING)
+		f->last_error[0] = '\0'; /* the destination answers again */
 	conn_bridge(c, NULL, 0);
 }
 

@@ -4,7 +4,8 @@
 # before and after the subcommand, each subcommand's own options, and tunnel
 # names: the running daemon's (found through -S on the line) when it
 # answers, else the [tunnel NAME] lines of the config file (-c on the line),
-# never the names inside a transport's details.
+# never the names inside a transport's details; PuTTY session names after
+# `run --putty` and `import-putty`.
 # shellcheck source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -74,9 +75,24 @@ check "db.main" warren down -S "$SOCK" d
 check "web db.main" warren -S "$SOCK" status ""
 check "web db.main" warren run -S "$SOCK" ""
 
+step "gateway names for x11, from the config file"
+printf '[gateway office]\nhost = gw\n[gateway lab.2]\nhost = lab\n' >"$TEST_DIR/gw.conf"
+check "office lab.2" warren -c "$TEST_DIR/gw.conf" x11 ""
+check "" warren -c "$TEST_DIR/gw.conf" x11 office ""
+
 step "tunnel names from the config file when no daemon answers"
 check "web db.main later" warren -S "$TEST_DIR/nobody.sock" -c "$CONF" restart ""
 WARREN_CONFIG=$CONF check "web db.main later" warren -S "$TEST_DIR/nobody.sock" up ""
 check "" warren -S "$TEST_DIR/nobody.sock" -c "$TEST_DIR/missing.conf" up ""
+
+step "PuTTY session names, decoded and quoted for the shell"
+export PUTTYSESSIONS="$TEST_DIR/putty"
+mkdir -p "$PUTTYSESSIONS"
+: >"$PUTTYSESSIONS/My%20Tunnel"
+: >"$PUTTYSESSIONS/office"
+: >"$PUTTYSESSIONS/Default%20Settings"
+check 'My\ Tunnel office' warren run --putty ""
+check 'My\ Tunnel' warren import-putty M
+check "--putty" warren run --pu
 
 pass "subcommands, options and tunnel names (daemon first, then the file) complete"

@@ -59,6 +59,25 @@ echo "watchdog pings in 1.1 s: $((after - before))"
 step "a state change updates STATUS="
 expect_rc 0 warren_cli down other
 notified '^STATUS=2 tunnels: 1 up, 1 down$'
+expect_rc 0 warren_cli up other
+notified '^STATUS=2 tunnels: 2 up$'
+
+step "a flapping tunnel does not flood the manager: one STATUS= a second at most"
+: >"$NOTIFY_LOG"
+start=$(date +%s%N)
+for _ in 1 2 3 4 5 6; do
+	warren_cli down other >/dev/null
+	warren_cli up other >/dev/null
+done
+warren_cli down other >/dev/null
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+sleep 1.2 # the last update, held back by the rate limit, goes out
+{ grep -v '^WATCHDOG' "$NOTIFY_LOG" || true; } >"$TEST_DIR/flap.log"
+cat "$TEST_DIR/flap.log"
+updates=$(grep -c '^STATUS=' "$TEST_DIR/flap.log" || true)
+echo "$updates STATUS= updates for 25 state changes in $elapsed_ms ms"
+((updates <= elapsed_ms / 1000 + 2)) || fail "$updates STATUS= updates in $elapsed_ms ms: not rate-limited"
+assert_eq "$(tail -n 1 "$TEST_DIR/flap.log")" "STATUS=2 tunnels: 1 up, 1 down" "the last STATUS= after flapping"
 
 step "reload: RELOADING=1 with MONOTONIC_USEC, then READY=1"
 : >"$NOTIFY_LOG"

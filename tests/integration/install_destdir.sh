@@ -24,10 +24,16 @@ bmake() {
 }
 
 step "make install DESTDIR=$DEST"
-bmake print-install-dirs >"$TEST_DIR/dirs"
+# Only the NAME='DIR' lines: a make that regenerates something first prints
+# more than those.
+bmake print-install-dirs | grep -E "^[a-z]+='[^']*'$" >"$TEST_DIR/dirs" || true
 cat "$TEST_DIR/dirs"
+bindir='' libdir='' includedir='' pluginsdir='' mandir='' docdir=''
+systemdsystemunitdir='' bashcompletiondir=''
 # shellcheck source=/dev/null # NAME='DIR' lines from the Makefile
 . "$TEST_DIR/dirs"
+[[ -n $bindir && -n $pluginsdir && -n $systemdsystemunitdir ]] ||
+	fail "make print-install-dirs did not name the folders: $(cat "$TEST_DIR/dirs")"
 bmake install DESTDIR="$DEST" >"$TEST_DIR/install.log" 2>&1 ||
 	fail "make install failed: $(tail -n 20 "$TEST_DIR/install.log")"
 W="$DEST$bindir/warren"

@@ -47,7 +47,9 @@ assert_eq "$out" "hello through socks" "socks5 (address) page"
 
 step "10 MB each way and 200 concurrent connections through SOCKS 4a (socat adapter)"
 APORT=$(free_port)
-spawn "$TEST_DIR/socat.log" socat "TCP-LISTEN:$APORT,bind=127.0.0.1,reuseaddr,fork,backlog=512" \
+# -t 30: socat ends both directions 0.5 s after the first EOF by default,
+# which cuts the reply short when the daemon is slow (valgrind).
+spawn "$TEST_DIR/socat.log" socat -t 30 "TCP-LISTEN:$APORT,bind=127.0.0.1,reuseaddr,fork,backlog=512" \
 	"SOCKS4A:127.0.0.1:localhost:$XPORT,socksport=$DPORT"
 wait_for "port_listening $APORT" 10 || fail "socat did not start"
 xfer "$APORT" --bytes 10M --mode duplex --conns 1 --timeout 60 --max-seconds 120

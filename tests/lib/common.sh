@@ -13,6 +13,13 @@
 # Environment (set by `make check`; defaults fit a build made by
 # scripts/setup.sh): WARREN_BIN, WARREN_TEST_PLUGIN_DIR, WARREN_TESTS_DIR.
 # WARREN_KEEP_TEST_DIR=1 keeps the temp dir for a look afterwards.
+# WARREN_VALGRIND=1 runs the daemon (start_daemon) under valgrind memcheck,
+# with every waiting time of the harness 5 times longer; any memcheck error
+# or leak fails the test (use a build without --enable-sanitizers).
+# WARREN_LOG_ARCHIVE=DIR keeps every daemon log (and the secrets the test
+# used, see register_secret) in DIR after the test, for a final look over the
+# whole run (integration/security_no_secrets_in_logs.sh). A daemon log that
+# holds a sanitizer report (ASan, LSan, UBSan) fails the test.
 #
 # Exit codes follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
 
@@ -30,6 +37,24 @@ SOCK="$TEST_DIR/warren.sock"
 CONF="$TEST_DIR/warren.conf"
 DAEMON_LOG="$TEST_DIR/daemon.log"
 DAEMON_PID=""
+
+# WARREN_VALGRIND=1: the command start_daemon puts before the daemon, and a
+# factor for the harness's waits (valgrind slows the daemon down ~20x).
+DAEMON_WRAP=()
+SLOW=1
+if [[ ${WARREN_VALGRIND:-} == 1 ]]; then
+	command -v valgrind >/dev/null || {
+		echo "ERROR: WARREN_VALGRIND=1 but valgrind is not installed" >&2
+		exit 99
+	}
+	DAEMON_WRAP=(valgrind --tool=memcheck --leak-check=full
+		--show-leak-kinds=definite,indirect,possible
+		--errors-for-leak-kinds=definite,indirect,possible
+		--num-callers=30 --error-exitcode=99
+		--suppressions="$WARREN_TESTS_DIR/valgrind.supp"
+		--log-file="$TEST_DIR/valgrind.%p.log")
+	SLOW=5
+fi
 
 # Keep the user's own config, socket and plugins out of the tests.
 export WARREN_CONFIG="$CONF" WARREN_SOCKET="$SOCK" WARREN_PLUGIN_DIR="$WARREN_TEST_PLUGIN_DIR"
@@ -160,6 +185,73 @@ _start_watchdog() {
 	_WATCHDOG=$!
 }
 
+# register_secret VALUE: VALUE (a passphrase, a cookie) must never reach a
+# daemon log. Passphrase files named in a config given to start_daemon are
+# registered by themselves. With WARREN_LOG_ARCHIVE set, the secrets are kept
+# beside the logs for integration/security_no_secrets_in_logs.sh.
+register_secret() {
+	[[ -n $1 ]] && printf '%s\n' "$1" >>"$TEST_DIR/secrets"
+	return 0
+}
+
+# archive_log FILE: keep FILE (warren's own output, e.g. of `warren run`)
+# with the daemon logs when WARREN_LOG_ARCHIVE is set.
+archive_log() {
+	printf '%s\n' "$1" >>"$TEST_DIR/archive.list"
+}
+
+# Sanitizer reports in the daemon's logs and memcheck errors (valgrind) fail
+# the test even when everything else passed: a daemon that leaks or reads
+# out of bounds at exit still exits after SIGTERM.
+_check_reports() {
+	local f bad=0 n=0
+	for f in "$TEST_DIR"/daemon*.log; do
+		[[ -f $f ]] || continue
+		if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: UndefinedBehaviorSanitizer' "$f"; then
+			echo "FAIL: $TEST_NAME: sanitizer report in $f:" >&2
+			grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 40 >&2
+			bad=1
+		fi
+	done
+	for f in "$TEST_DIR"/valgrind.*.log; do
+		[[ -f $f ]] || continue
+		n=$((n + 1))
+		if ! grep -q 'ERROR SUMMARY: 0 errors' "$f"; then
+			echo "FAIL: $TEST_NAME: valgrind found errors ($f):" >&2
+			grep -vE '^==[0-9]+== *$' "$f" | sed -n '/Command:/,$p' | head -n 80 >&2
+			bad=1
+		fi
+	done
+	if [[ ${WARREN_VALGRIND:-} == 1 ]] && ((n > 0)) && ((bad == 0)); then
+		echo "valgrind: $n daemon process(es) checked, 0 errors, no leak"
+	fi
+	return "$bad"
+}
+
+_archive_logs() {
+	local dir=${WARREN_LOG_ARCHIVE:-} f tag p
+	[[ -n $dir ]] || return 0
+	mkdir -p "$dir" || return 0
+	tag="$dir/$TEST_NAME.$$"
+	for f in "$TEST_DIR"/daemon*.log "$TEST_DIR"/valgrind.*.log; do
+		[[ -f $f ]] && cp "$f" "$tag.${f##*/}"
+	done
+	if [[ -f $TEST_DIR/archive.list ]]; then
+		while IFS= read -r f; do
+			[[ -f $f ]] && cp "$f" "$tag.extra.${f##*/}"
+		done <"$TEST_DIR/archive.list"
+	fi
+	# The passphrase files the daemon was given are secrets too.
+	for f in "$TEST_DIR"/daemon*.log; do
+		[[ -f $f ]] || continue
+		while IFS= read -r p; do
+			[[ -f $p ]] && head -n 1 "$p" >>"$TEST_DIR/secrets"
+		done < <(sed -n 's/^[[:space:]]*passphrase_file[[:space:]]*=[[:space:]]*//p' "$f" | sort -u)
+	done
+	[[ -s $TEST_DIR/secrets ]] && sort -u "$TEST_DIR/secrets" >"$tag.secrets"
+	return 0
+}
+
 # Stop everything the test started. Anything that ignores SIGTERM for 5 s or
 # outlives its session leader makes the test fail.
 _cleanup() {
@@ -183,7 +275,7 @@ _cleanup() {
 	for pid in "${_SPAWNED[@]}"; do
 		alive "$pid" && kill -TERM "$pid" 2>/dev/null
 	done
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 100 * SLOW; i++)); do
 		left=no
 		for pid in "${_SPAWNED[@]}"; do
 			alive "$pid" && left=yes
@@ -193,7 +285,7 @@ _cleanup() {
 	done
 	for pid in "${_SPAWNED[@]}"; do
 		if alive "$pid"; then
-			echo "FAIL: $TEST_NAME: '${_SPAWN_CMD[$pid]:-pid $pid}' ignored SIGTERM for 5 s; killing it" >&2
+			echo "FAIL: $TEST_NAME: '${_SPAWN_CMD[$pid]:-pid $pid}' ignored SIGTERM for $((5 * SLOW)) s; killing it" >&2
 			bad=yes
 			kill -KILL "$pid" 2>/dev/null
 		fi
@@ -216,6 +308,8 @@ _cleanup() {
 			bad=yes
 		fi
 	done
+	_check_reports || bad=yes
+	_archive_logs
 	if ((rc == 77)) && [[ $_SKIPPED != yes ]]; then
 		rc=1 # a stray 77 from a command is not a skip
 	fi
@@ -281,10 +375,10 @@ start_daemon() {
 		cat "$conf"
 		echo "---- warren daemon"
 	} >>"$DAEMON_LOG"
-	spawn "$DAEMON_LOG" "$WARREN_BIN" daemon -c "$conf" -S "$SOCK" \
+	spawn "$DAEMON_LOG" "${DAEMON_WRAP[@]}" "$WARREN_BIN" daemon -c "$conf" -S "$SOCK" \
 		--plugin-dir "$WARREN_TEST_PLUGIN_DIR" -v "$@"
 	DAEMON_PID=$SPAWNED_PID
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 100 * SLOW; i++)); do
 		if ! alive "$DAEMON_PID"; then
 			wait_exit "$DAEMON_PID" 1 || true
 			fail "warren daemon exited at start (status $EXIT_RC)"
@@ -294,13 +388,13 @@ start_daemon() {
 		fi
 		sleep 0.1
 	done
-	fail "warren daemon did not answer 'warren status' within 10 s"
+	fail "warren daemon did not answer 'warren status' within $((10 * SLOW)) s"
 }
 
 # stop_daemon: SIGTERM, wait up to 5 s; sets EXIT_RC (fails if it hangs).
 stop_daemon() {
 	kill -TERM "$DAEMON_PID"
-	wait_exit "$DAEMON_PID" 5 || fail "warren daemon still running 5 s after SIGTERM"
+	wait_exit "$DAEMON_PID" $((5 * SLOW)) || fail "warren daemon still running $((5 * SLOW)) s after SIGTERM"
 }
 
 status_json() { warren_cli status --json; }

@@ -64,12 +64,24 @@ known_hosts_line() {
 	printf '[127.0.0.1]:%s %s\n' "$port" "$(cut -d' ' -f1,2 "$key.pub")"
 }
 
-# start_sshd [EXTRA CONFIG LINES...]: start sshd; waits until it accepts.
-# Reuses SSHD_PORT when set (a restart on the same port).
+# start_sshd [--x11] [EXTRA CONFIG LINES...]: start sshd; waits until it
+# accepts. Reuses SSHD_PORT when set (a restart on the same port). --x11
+# turns X11 forwarding on (displays on 127.0.0.1:6010 and up, xauth run for
+# each session) with SSHD_XAUTHORITY ($TEST_DIR/gateway.xauth) as every
+# session's XAUTHORITY, so that the cookies sshd adds stay out of ~.
 start_sshd() {
+	local x11=()
+	if [[ ${1:-} == --x11 ]]; then
+		shift
+		[[ -x /usr/bin/xauth ]] || skip "no /usr/bin/xauth (package xauth)"
+		SSHD_XAUTHORITY="$TEST_DIR/gateway.xauth"
+		: >"$SSHD_XAUTHORITY" # else xauth says it creates it, on stderr
+		x11=("X11Forwarding yes" "X11UseLocalhost yes" "XAuthLocation /usr/bin/xauth"
+			"SetEnv XAUTHORITY=$SSHD_XAUTHORITY")
+	fi
 	sshd_keys
 	SSHD_PORT=${SSHD_PORT:-$(free_port)}
-	sshd_config "$@"
+	sshd_config "${x11[@]}" "$@"
 	if [[ $(id -u) == 0 ]]; then
 		mkdir -p /run/sshd
 		chmod 755 /run/sshd

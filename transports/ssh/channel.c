@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -23,12 +25,28 @@
 #define LISTEN_QUEUE 4096 /* un-accepted remote connections libssh2 may hold */
 #define STEP_ROUNDS  16   /* chunks per direction and wakeup: fairness */
 
+/* Receive window autotuning for channels opened with more than
+ * WINDOW_START asked (direct-tcpip asks WSSH_WINDOW_LARGE). The channel opens
+ * with WINDOW_START, what OpenSSH's client gives, and is then kept at what
+ * the path needs: WINDOW_RATE times the session's shortest open round trip,
+ * at most what was asked. Opening every channel at 16 MiB cost a lot on
+ * short paths: sshd's per-channel buffer (c->input) may hold the whole
+ * window, and OpenSSH grows it by copying (recallocarray) a few KiB at a
+ * time, so a fast source behind sshd made sshd burn 1-3 s of CPU per 100 MB
+ * and cut loopback downloads to 40-150 MB/s, where 2 MiB gives ~250 MB/s.
+ * On a 100 ms path 2 MiB caps a channel near 20 MB/s; the tuned window
+ * (16 MiB there) lifts that. */
+#define WINDOW_START LIBSSH2_CHANNEL_WINDOW_DEFAULT /* 2 MiB */
+#define WINDOW_RATE  (256u * 1024 * 1024)           /* bytes/s: a libssh2 channel's best */
+
 enum pending_call {
 	CALL_NONE = 0,
 	CALL_READ,
 	CALL_WRITE,
 	CALL_EOF,
 	CALL_FREE,
+	CALL_EXEC, /* exec.c repeats its own call */
+	CALL_ADJUST,
 };
 
 /* The call of a channel that left a half-sent packet: libssh2 must see
@@ -80,6 +98,7 @@ void wssh_channel_destroy(struct wssh_channel *c)
 {
 	if (c->state != WSSH_C_OPENING)
 		unlink_channel(c);
+	wssh_exec_destroy(c);
 	close_fd(c);
 	free(c->type);
 	free(c->msg);
@@ -123,13 +142,33 @@ static void update_watch(struct wssh_channel *c)
 	}
 }
 
+/* The fd may be a pty master or a pipe (ppp-ssh), where send and recv
+ * fail with ENOTSOCK. */
+static ssize_t fd_send(struct wssh_channel *c, const void *buf, size_t len)
+{
+	if (c->not_socket)
+		return write(c->fd, buf, len);
+	return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
+/* A pty master reads EIO once no slave is open: that is its EOF. */
+static ssize_t fd_recv(struct wssh_channel *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (!c->not_socket)
+		return recv(c->fd, buf, len, 0);
+	n = read(c->fd, buf, len);
+	return n < 0 && errno == EIO ? 0 : n;
+}
+
 /* Write what is buffered for the fd. 0 done or waiting, -1 the fd failed. */
 static int flush_down(struct wssh_channel *c)
 {
 	ssize_t n;
 
 	while (c->down) {
-		n = send(c->fd, c->down + c->down_off, c->down_len - c->down_off, MSG_NOSIGNAL);
+		n = fd_send(c, c->down + c->down_off, c->down_len - c->down_off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -158,7 +197,7 @@ static int do_read(struct wssh_channel *c)
 	n = libssh2_channel_read(c->ch, s->scratch, WSSH_IO_CHUNK);
 	if (n > 0) {
 		s->host->add_bytes(s->t, (uint64_t)n, 0);
-		w = send(c->fd, s->scratch, (size_t)n, MSG_NOSIGNAL);
+		w = fd_send(c, s->scratch, (size_t)n);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				return -2;
@@ -235,6 +274,42 @@ static int do_eof(struct wssh_channel *c)
 	return WSSH_DONE;
 }
 
+/* Bring the receive window back up to window_target (autotuning, above):
+ * libssh2 itself only refills it to the window the channel opened with.
+ * c->adjust is fixed when the adjust starts and passed again unchanged after
+ * EAGAIN (rule 1: libssh2 sends the packet it built, but adds the amount it
+ * is given to its own count). */
+static int do_adjust(struct wssh_channel *c)
+{
+	unsigned int win = 0;
+	int rc = libssh2_channel_receive_window_adjust2(c->ch, c->adjust, 1, &win);
+	int k;
+
+	if (rc == 0) {
+		c->adjust = 0;
+		return WSSH_DONE;
+	}
+	k = wssh_classify(c->s, rc);
+	if (k == WSSH_WAIT || k == WSSH_BLOCK || k == -1)
+		return k;
+	c->adjust = 0;
+	return WSSH_DONE;
+}
+
+/* Does the window want topping up before the next read? */
+static bool adjust_due(struct wssh_channel *c)
+{
+	if (c->adjust)
+		return true;
+	if (c->window_target > c->window) {
+		unsigned long win = libssh2_channel_window_read_ex(c->ch, NULL, NULL);
+
+		if (win < c->window_target / 4 * 3)
+			c->adjust = c->window_target - (uint32_t)win;
+	}
+	return c->adjust != 0;
+}
+
 /* channel_free waits for the peer's CLOSE (rule 7): call it again on later
  * wakeups until it is done. Frees c when done. */
 static int do_free(struct wssh_channel *c)
@@ -263,6 +338,10 @@ static int redo(struct wssh_channel *c, enum pending_call call)
 		return do_eof(c);
 	case CALL_FREE:
 		return do_free(c);
+	case CALL_EXEC:
+		return wssh_exec_io(c);
+	case CALL_ADJUST:
+		return do_adjust(c);
 	case CALL_NONE:
 		break;
 	}
@@ -293,6 +372,7 @@ int wssh_channel_step(struct wssh_channel *c)
 
 	if (c->state == WSSH_C_OPENING)
 		return WSSH_DONE;
+	c->wake = false;
 	if (*pending != CALL_NONE) {
 		rc = call(c, (enum pending_call) * pending, &freed);
 		if (freed || rc == WSSH_BLOCK || rc == -1)
@@ -301,6 +381,8 @@ int wssh_channel_step(struct wssh_channel *c)
 			finish(c);
 	}
 	if (c->state == WSSH_C_CLOSING) {
+		if (c->exec && wssh_exec_closing(c))
+			return WSSH_DONE; /* its exec request must finish first */
 		/* An unfinished write must complete before CLOSE is sent. */
 		rc = call(c, CALL_FREE, &freed);
 		return rc == WSSH_BLOCK ? rc : WSSH_DONE;
@@ -313,7 +395,16 @@ int wssh_channel_step(struct wssh_channel *c)
 		/* Channel -> fd, when the previous chunk has gone out. */
 		if (c->down && flush_down(c) != 0)
 			goto failed;
-		if (!c->down && !c->remote_eof) {
+		if (!c->down && !c->remote_eof && adjust_due(c)) {
+			rc = call(c, CALL_ADJUST, &freed);
+			if (rc == WSSH_BLOCK)
+				goto out_block;
+			if (rc == -1)
+				return WSSH_DONE;
+		}
+		/* Not while an adjust waits: libssh2 would send it with its
+		 * own amount. */
+		if (!c->down && !c->remote_eof && !c->adjust) {
 			rc = call(c, CALL_READ, &freed);
 			if (rc == WSSH_BLOCK)
 				goto out_block;
@@ -325,7 +416,9 @@ int wssh_channel_step(struct wssh_channel *c)
 				progress = 1;
 		}
 		if (c->remote_eof && !c->down && !c->shut_wr) {
-			shutdown(c->fd, SHUT_WR);
+			/* Nothing to half-close on a pty or pipe. */
+			if (!c->not_socket)
+				shutdown(c->fd, SHUT_WR);
 			c->shut_wr = true;
 			progress = 1;
 		}
@@ -334,7 +427,7 @@ int wssh_channel_step(struct wssh_channel *c)
 			c->up = malloc(WSSH_IO_CHUNK);
 			if (!c->up)
 				goto failed;
-			n = recv(c->fd, c->up, WSSH_IO_CHUNK, 0);
+			n = fd_recv(c, c->up, WSSH_IO_CHUNK);
 			if (n > 0) {
 				c->up_off = 0;
 				c->up_len = (size_t)n;
@@ -371,7 +464,27 @@ int wssh_channel_step(struct wssh_channel *c)
 				return WSSH_DONE;
 			progress = 1;
 		}
-		if (c->eof_sent && c->shut_wr) {
+		/* Exec sessions: stderr, and the command's end (exec.c). */
+		if (c->exec) {
+			rc = call(c, CALL_EXEC, &freed);
+			if (rc == WSSH_BLOCK)
+				goto out_block;
+			if (rc == -1)
+				return WSSH_DONE;
+			if (rc == -2)
+				goto failed;
+			if (wssh_exec_ended(c)) {
+				/* The exit was told; now the owner's closed_cb. */
+				finish(c);
+				rc = call(c, CALL_FREE, &freed);
+				return rc == WSSH_BLOCK ? rc : WSSH_DONE;
+			}
+			if (rc == WSSH_DONE)
+				progress = 1;
+		}
+		/* An exec channel ends with the peer's CLOSE instead, once
+		 * its exit status is known. */
+		if (c->eof_sent && c->shut_wr && !c->exec) {
 			/* Both directions closed: the bridge is done. */
 			finish(c);
 			rc = call(c, CALL_FREE, &freed);
@@ -407,7 +520,30 @@ bool wssh_channel_ready(struct wssh_channel *c)
 		return true;
 	if (c->readable && !c->up && !c->local_eof)
 		return true;
+	if (c->exec && wssh_exec_ready(c))
+		return true;
 	return false;
+}
+
+/* Should the pump step this channel on this pass? Each step calls libssh2,
+ * and each libssh2 call tries the socket (a recv() that says EAGAIN), so
+ * stepping every channel on every wakeup cost O(channels) syscalls per
+ * packet: with 600 idle connections open, each new one took ~20 ms. A
+ * channel is stepped when an fd event or an attach woke it, when it is on
+ * its way out, when libssh2 holds something for it (after the pump's
+ * reader pulled the socket in), or when it has a call to finish. */
+bool wssh_channel_wants_step(struct wssh_channel *c)
+{
+	if (c->state == WSSH_C_OPENING)
+		return false;
+	if (c->state == WSSH_C_CLOSING || c->wake || c->exec || c->pending != CALL_NONE)
+		return true;
+	if (c->fd < 0)
+		return false; /* held until the owner attaches an fd */
+	if (c->adjust || (c->local_eof && !c->up && !c->eof_sent) ||
+	    (c->remote_eof && !c->down && !c->shut_wr))
+		return true;
+	return wssh_channel_ready(c);
 }
 
 static void on_fd(int fd, unsigned events, void *arg)
@@ -416,6 +552,7 @@ static void on_fd(int fd, unsigned events, void *arg)
 	struct wssh_session *s = c->s;
 
 	(void)fd;
+	c->wake = true;
 	if (events & WARREN_EV_READ)
 		c->readable = true;
 	if (s->blocked != WSSH_OP_NONE) {
@@ -437,6 +574,36 @@ static void on_fd(int fd, unsigned events, void *arg)
 
 /* ---- requests ---- */
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* The window to keep on an open channel: the path's bandwidth-delay product
+ * at WINDOW_RATE, measured by the shortest open round trip of the session
+ * (an open costs one round trip plus the gateway's connect to the target),
+ * between what it opened with and what was asked. */
+static void window_tune(struct wssh_session *s, struct wssh_channel *c)
+{
+	uint64_t rtt = now_us() - c->open_start_us, bdp;
+
+	if (!s->min_rtt_us || rtt < s->min_rtt_us)
+		s->min_rtt_us = rtt ? rtt : 1;
+	c->window_target = c->window;
+	if (c->window_max <= c->window)
+		return;
+	bdp = s->min_rtt_us * WINDOW_RATE / 1000000;
+	if (bdp > c->window_max)
+		bdp = c->window_max;
+	/* A little more is not worth the adjusts (and keeps libssh2's own
+	 * refill, at 3/4 of the opening window, from ever firing). */
+	if (bdp >= (uint64_t)c->window + c->window / 8)
+		c->window_target = (uint32_t)bdp;
+}
+
 static int open_step(struct wssh_session *s, struct wssh_channel *c)
 {
 	LIBSSH2_CHANNEL *ch;
@@ -450,6 +617,8 @@ static int open_step(struct wssh_session *s, struct wssh_channel *c)
 		wssh_channel_destroy(c);
 		return WSSH_DONE;
 	}
+	if (!c->req.started)
+		c->open_start_us = now_us();
 	c->req.started = true;
 	ch = libssh2_channel_open_ex(s->ssh, c->type, (unsigned)strlen(c->type), c->window,
 	                             PACKET_SIZE, c->msg, (unsigned)c->msglen);
@@ -476,6 +645,7 @@ static int open_step(struct wssh_session *s, struct wssh_channel *c)
 	wssh_request_unqueue(s, &c->req);
 	c->ch = ch;
 	c->state = WSSH_C_OPEN;
+	window_tune(s, c);
 	link_channel(c);
 	if (c->cancelled) {
 		c->state = WSSH_C_CLOSING;
@@ -603,6 +773,8 @@ int wssh_request_step(struct wssh_session *s, struct wssh_request *r)
 		return listen_step(s, (struct wssh_listener *)r);
 	case WSSH_REQ_PROBE:
 		return probe_step(s);
+	case WSSH_REQ_EXEC:
+		return wssh_exec_request_step(s, r);
 	}
 	return WSSH_DONE;
 }
@@ -672,7 +844,8 @@ struct wssh_channel *wssh_channel_open(struct wssh_session *s, const char *type,
 	c->fd = -1;
 	c->req.kind = WSSH_REQ_OPEN;
 	c->state = WSSH_C_OPENING;
-	c->window = window ? window : LIBSSH2_CHANNEL_WINDOW_DEFAULT;
+	c->window_max = window ? window : WINDOW_START;
+	c->window = c->window_max < WINDOW_START ? c->window_max : WINDOW_START;
 	c->type = strdup(type);
 	c->msg = msglen ? malloc(msglen) : NULL;
 	if (!c->type || (msglen && !c->msg)) {
@@ -733,6 +906,7 @@ int wssh_channel_attach(struct wssh_channel *c, int fd, const void *initial, siz
                         wssh_closed_cb closed, void *arg)
 {
 	struct wssh_session *s = c->s;
+	struct stat st;
 
 	if (c->state != WSSH_C_OPEN || c->fd >= 0)
 		return -EINVAL;
@@ -752,6 +926,8 @@ int wssh_channel_attach(struct wssh_channel *c, int fd, const void *initial, siz
 	}
 	c->armed = WARREN_EV_READ;
 	c->fd = fd;
+	c->wake = true;
+	c->not_socket = fstat(fd, &st) == 0 && !S_ISSOCK(st.st_mode);
 	c->readable = true; /* data may wait already */
 	c->closed_cb = closed;
 	c->closed_arg = arg;

@@ -45,6 +45,7 @@ enum wssh_req_kind {
 	WSSH_REQ_OPEN = 1,
 	WSSH_REQ_LISTEN,
 	WSSH_REQ_PROBE,
+	WSSH_REQ_EXEC, /* pty-req, x11-req, exec of an open session channel (exec.c) */
 };
 
 /* A queued request: one at a time per session, since libssh2 keeps the
@@ -72,7 +73,11 @@ struct wssh_channel {
 	bool cancelled; /* closed by the plugin while its open was queued */
 
 	char *type;
-	uint32_t window;
+	uint32_t window;        /* the receive window the channel is opened with */
+	uint32_t window_max;    /* what was asked for: the most it may grow to */
+	uint32_t window_target; /* the window kept once open (channel.c) */
+	uint32_t adjust;        /* a window adjust on its way: repeated as is */
+	uint64_t open_start_us; /* the open was sent (CLOCK_MONOTONIC) */
 	char *msg;
 	size_t msglen;
 	wssh_open_cb open_cb;
@@ -89,6 +94,9 @@ struct wssh_channel {
 	bool remote_eof; /* the channel said EOF */
 	bool shut_wr;    /* shutdown(fd, SHUT_WR) done */
 	int pending;     /* enum pending_call in channel.c: the call to repeat */
+	bool wake;       /* an fd event or an attach: the pump must step it */
+	bool not_socket; /* fd is a pty or pipe: read/write, no half-close */
+	struct wssh_exec *exec; /* exec sessions (exec.c); NULL otherwise */
 
 	/* Bytes read from fd and not yet taken by the channel, and bytes read
 	 * from the channel and not yet written to fd. Allocated only while
@@ -97,6 +105,11 @@ struct wssh_channel {
 	size_t up_off, up_len;
 	char *down;
 	size_t down_off, down_len;
+
+	/* Incoming x11 channels (x11.c): waiting to be handed to the owner
+	 * from the loop; the originator's address is kept in msg. */
+	bool x11_pending;
+	int x11_port;
 };
 
 enum wssh_listener_state {
@@ -160,8 +173,10 @@ struct wssh_session {
 	struct warren_timer *ka_timer;
 	struct warren_timer *kick_timer; /* runs work queued outside the loop's callbacks */
 	bool rx_seen;
+	uint64_t rx_total; /* bytes received, for exec.c's look for a CLOSE */
 	unsigned ka_missed;
 	struct wssh_request probe;
+	uint64_t min_rtt_us; /* shortest channel open round trip: 0 none yet */
 
 	/* rule 1: the call to repeat before anything else */
 	enum wssh_op blocked;
@@ -172,6 +187,13 @@ struct wssh_session {
 	struct wssh_channel *channels;
 	struct wssh_listener *listeners;
 	char *scratch; /* WSSH_IO_CHUNK bytes for reads */
+
+	/* x11.c: the owner's handler, and the timer that calls it from the
+	 * loop for channels libssh2 announced from inside one of its calls */
+	wssh_x11_cb x11_cb;
+	void *x11_arg;
+	struct warren_timer *x11_timer;
+	unsigned x11_waiting;
 };
 
 /* session.c */
@@ -189,10 +211,24 @@ const char *wssh_last_error(struct wssh_session *s);
 int wssh_request_step(struct wssh_session *s, struct wssh_request *r);
 int wssh_channel_step(struct wssh_channel *c);
 bool wssh_channel_ready(struct wssh_channel *c);
+bool wssh_channel_wants_step(struct wssh_channel *c);
 int wssh_listener_accept(struct wssh_listener *l);
 int wssh_listener_cancel_step(struct wssh_listener *l);
 void wssh_channel_destroy(struct wssh_channel *c);
 void wssh_listener_destroy(struct wssh_listener *l);
+
+/* x11.c: set libssh2's X11 callback on a new LIBSSH2_SESSION when a
+ * handler is set; free what the handler used */
+void wssh_x11_register(struct wssh_session *s);
+void wssh_x11_free(struct wssh_session *s);
+
+/* exec.c */
+int wssh_exec_request_step(struct wssh_session *s, struct wssh_request *r);
+int wssh_exec_io(struct wssh_channel *c);
+bool wssh_exec_ended(const struct wssh_channel *c);
+bool wssh_exec_ready(const struct wssh_channel *c);
+bool wssh_exec_closing(struct wssh_channel *c);
+void wssh_exec_destroy(struct wssh_channel *c);
 
 /* hostkey.c: 0 accepted, -1 refused (reason in s->last_error) */
 int wssh_hostkey_prefs(struct wssh_session *s);

@@ -27,10 +27,13 @@ struct wssh_session;
 struct wssh_channel;
 struct wssh_listener;
 
-/* Receive window for channels this side opens. OpenSSH's client holds 2 MiB,
- * which caps a 100 ms path near 20 MB/s; 16 MiB lifts that cap eightfold.
- * It is also the bound on what libssh2 may queue for one connection whose
- * local reader is slow (the peer cannot send past the window). */
+/* The most a receive window of a channel this side opens may grow to. A
+ * channel opens with 2 MiB, as OpenSSH's client does, which caps a 100 ms
+ * path near 20 MB/s; above 2 MiB the layer sizes the window to the path (the
+ * session's channel open round trip times 256 MB/s), so a long path gets up
+ * to 16 MiB while a LAN keeps 2 MiB (a larger window there only makes sshd
+ * buffer more). The window is also the bound on what libssh2 may queue for
+ * one connection whose local reader is slow (the peer cannot send past it). */
 #define WSSH_WINDOW_LARGE (16u * 1024 * 1024)
 
 struct wssh_session_cbs {
@@ -68,7 +71,8 @@ typedef void (*wssh_open_cb)(struct wssh_channel *c, int error, const char *reas
 typedef void (*wssh_closed_cb)(struct wssh_channel *c, void *arg);
 
 /* Queue a direct-tcpip open to host:port as seen from the gateway, with the
- * originator's address for the server's logs. window 0 means the default. */
+ * originator's address for the server's logs. window: the most the receive
+ * window may grow to, 0 for WSSH_WINDOW_LARGE. */
 struct wssh_channel *wssh_direct_tcpip(struct wssh_session *s, const char *host, uint16_t port,
                                        const char *orig_ip, uint16_t orig_port, uint32_t window,
                                        wssh_open_cb cb, void *arg);
