@@ -264,7 +264,10 @@ int wr_daemon_reload(struct wr_buf *messages)
 			wr_tunnel_destroy(t);
 			removed++;
 		} else if (strcmp(now->canonical, old->canonical) != 0 ||
-			   next.unavailable[now - cfg->tunnels] != NULL) {
+			   next.unavailable[now - cfg->tunnels] != NULL ||
+			   !wr_tunnel_has_transport(t)) {
+			/* Changed, or its transport was (or still is) missing: a
+			 * plugin installed since then is picked up now. */
 			bool was_wanted = wr_tunnel_state(t) != WR_STATE_DOWN &&
 					  wr_tunnel_state(t) != WR_STATE_FAILED;
 			struct warren_tunnel *fresh;
@@ -354,6 +357,8 @@ static void begin_shutdown(void)
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	if (sig == SIGHUP && !daemon_state.run_mode) {
+		if (daemon_state.shutting_down)
+			return; /* a reload now would start tunnels nobody stops */
 		wr_log(WARREN_LOG_INFO, NULL, "SIGHUP: reloading %s", daemon_state.config_path);
 		wr_daemon_reload(NULL);
 		return;

@@ -402,7 +402,7 @@ static void child_kill_now(evutil_socket_t fd, short what, void *arg)
 
 	wr_log(WARREN_LOG_WARN, NULL, "child %d did not exit after SIGTERM: sending SIGKILL",
 	       (int)c->pid);
-	kill(c->pid, SIGKILL);
+	kill(-c->pid, SIGKILL);
 }
 
 void wr_host_children_terminate(struct warren_tunnel *owner, unsigned grace_ms)
@@ -417,7 +417,7 @@ void wr_host_children_terminate(struct warren_tunnel *owner, unsigned grace_ms)
 		c->owner = NULL;
 		if (c->kill_timer)
 			continue;
-		kill(c->pid, SIGTERM);
+		kill(-c->pid, SIGTERM);
 		c->kill_timer = evtimer_new(base, child_kill_now, c);
 		if (c->kill_timer)
 			evtimer_add(c->kill_timer, &tv);
@@ -550,7 +550,7 @@ void wr_host_shutdown(void)
 	while (!LIST_EMPTY(&children)) {
 		struct wr_child *c = LIST_FIRST(&children);
 
-		kill(c->pid, SIGKILL);
+		kill(-c->pid, SIGKILL);
 		waitpid(c->pid, NULL, 0);
 		child_free(c);
 	}

@@ -53,7 +53,8 @@ void wr_host_resources_init(struct wr_host_resources *r);
 /* Free whatever a tunnel's plugin left; returns how many handles that was. */
 unsigned wr_host_resources_release(struct wr_host_resources *r);
 
-/* Children: signal the ones a tunnel started (NULL: every child), then
+/* Children: signal the ones a tunnel started (NULL: every child) and their
+ * process groups (each child leads its own session), then
  * SIGKILL those still alive after grace_ms. Their exit callbacks are dropped. */
 void wr_host_children_terminate(struct warren_tunnel *owner, unsigned grace_ms);
 unsigned wr_host_children_alive(void);

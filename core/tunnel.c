@@ -421,6 +421,11 @@ const struct wr_tunnel_conf *wr_tunnel_conf(const struct warren_tunnel *t)
 	return t->conf;
 }
 
+bool wr_tunnel_has_transport(const struct warren_tunnel *t)
+{
+	return t->plugin != NULL;
+}
+
 enum wr_state wr_tunnel_state(const struct warren_tunnel *t)
 {
 	return t->state;

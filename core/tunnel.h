@@ -68,6 +68,7 @@ void wr_tunnel_destroy(struct warren_tunnel *t);
 const char *wr_tunnel_name(const struct warren_tunnel *t);
 const struct wr_tunnel_conf *wr_tunnel_conf(const struct warren_tunnel *t);
 enum wr_state wr_tunnel_state(const struct warren_tunnel *t);
+bool wr_tunnel_has_transport(const struct warren_tunnel *t);
 const char *wr_tunnel_last_error(const struct warren_tunnel *t);
 struct wr_host_resources *wr_tunnel_resources(struct warren_tunnel *t);
 void wr_tunnel_status_json(struct warren_tunnel *t, struct warren_json *j);
