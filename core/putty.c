@@ -395,29 +395,55 @@ static const struct {
 
 static void put_identity(const char *file, struct wr_buf *gw, struct wr_buf *warnings)
 {
-	char head[128] = "";
+	char head[128] = "", enc[128] = "";
 	size_t len = strlen(file);
+	bool ppk_name = len > 4 && strcmp(file + len - 4, ".ppk") == 0;
 	FILE *f = fopen(file, "r");
+	int open_errno = errno;
+	const char *alg;
 	char *openssh;
 
 	if (f) {
-		if (!fgets(head, sizeof(head), f))
-			head[0] = '\0';
+		if (!fgets(head, sizeof(head), f) || !fgets(enc, sizeof(enc), f))
+			enc[0] = '\0';
 		fclose(f);
 	}
-	if (strncmp(head, "PuTTY-User-Key-File-", 20) != 0 &&
-	    !(len > 4 && strcmp(file + len - 4, ".ppk") == 0)) {
+	head[strcspn(head, "\r\n")] = '\0';
+	enc[strcspn(enc, "\r\n")] = '\0';
+	if (strncmp(head, "PuTTY-User-Key-File-", 20) != 0) {
+		/* Written elsewhere, perhaps: what it holds is seen at the
+		 * first connection, where an encrypted one is explained. */
+		if (!f && ppk_name)
+			warn(warnings,
+			     "%s cannot be read here (%s): kept as the identity; warren reads a "
+			     "PuTTY key that is not encrypted, an encrypted one needs "
+			     "`puttygen '%s' -O private-openssh -o '%.*s'`",
+			     file, strerror(open_errno), file, (int)(len - 4), file);
 		put_kv(gw, "identity", file);
 		return;
 	}
-	/* warren reads OpenSSH keys; puttygen writes one from a .ppk (and
-	 * asks for the passphrase of an encrypted one). */
-	openssh = len > 4 && strcmp(file + len - 4, ".ppk") == 0
-	              ? wr_xasprintf("%.*s", (int)(len - 4), file)
-	              : wr_xasprintf("%s.openssh", file);
+	/* The SSH layer reads unencrypted .ppk files itself (PPK 2 and 3,
+	 * transports/ssh/ppk.c): kept as is. */
+	if (strcmp(enc, "Encryption: none") == 0) {
+		alg = strstr(head, ": ");
+		alg = alg ? alg + 2 : "";
+		if (strcmp(alg, "ssh-ed25519") != 0 && strncmp(alg, "ecdsa-sha2-nistp", 16) != 0)
+			warn(warnings,
+			     "%s is a PuTTY %s key, which warren cannot use (libssh2 1.10 signs "
+			     "with ed25519 and ECDSA keys only, for OpenSSH 8.8+): make an "
+			     "ed25519 key with PuTTYgen",
+			     file, *alg ? alg : "(unknown type)");
+		put_kv(gw, "identity", file);
+		return;
+	}
+	/* Encrypted: libssh2 cannot decrypt PuTTY's format; puttygen writes
+	 * an OpenSSH key from it (and asks for the passphrase). */
+	openssh = ppk_name ? wr_xasprintf("%.*s", (int)(len - 4), file)
+	                   : wr_xasprintf("%s.openssh", file);
 	warn(warnings,
-	     "%s is a PuTTY key: convert it with `puttygen '%s' -O private-openssh -o '%s'`; "
-	     "the gateway uses %s",
+	     "%s is an encrypted PuTTY key: convert it with `puttygen '%s' -O private-openssh "
+	     "-o '%s'` (and give the gateway a passphrase_file), or remove the passphrase in "
+	     "PuTTYgen and use the .ppk as it is; the gateway uses %s",
 	     file, file, openssh, openssh);
 	put_kv(gw, "identity", openssh);
 	free(openssh);

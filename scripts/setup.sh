@@ -19,7 +19,7 @@ build="${WARREN_BUILD_DIR:-$top/build}" # scripts/test.sh sets build-asan for it
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libevent-dev libssh2-1-dev libssl-dev libnl-3-dev libnl-route-3-dev libcmocka-dev
-	openssh-server openssh-client
+	openssh-server openssh-client putty-tools
 	curl socat python3 iproute2 procps psmisc util-linux groff-base bash-completion
 	qemu-system-x86 busybox-static cpio ppp
 	libxau-dev xvfb xauth x11-utils

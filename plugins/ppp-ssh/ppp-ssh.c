@@ -589,7 +589,9 @@ static void reader_line(struct reader *r)
 	for (i = 0; i < r->len; i++)
 		if ((unsigned char)r->buf[i] < 0x20 && r->buf[i] != '\t')
 			r->buf[i] = '?';
-	if (r->len)
+	/* The last line makes the failure's reason: pppd's closing figures
+	 * ("Connect time ...", "Sent N bytes, ...") would say nothing. */
+	if (r->len && strncmp(r->buf, "Connect time ", 13) != 0 && strncmp(r->buf, "Sent ", 5) != 0)
 		memcpy(r->last, r->buf, r->len + 1);
 	if (r->len && r->lines++ < PP_LINES_PER_ROUND)
 		host->log(r->pp->t, WARREN_LOG_INFO, "%s: %s", r->what, r->buf);
@@ -1111,7 +1113,9 @@ static void on_stop_tick(void *arg)
 	if (pp->kill_stage == 2 && ms >= PP_KILL_MS) {
 		host->log(pp->t, WARREN_LOG_WARN, "pppd (pid %d) still running: SIGKILL",
 		          (int)pp->pid);
-		kill(pp->pid, SIGKILL);
+		/* Its whole group, as the core does: a script pppd ran
+		 * (ip-down) must not outlive it. */
+		kill(-pp->pid, SIGKILL);
 		pp->kill_stage = 3;
 	}
 	host->timer_arm(pp->kill_timer, PP_STOP_TICK_MS);

@@ -239,7 +239,9 @@ static int serve_conn(int ep, enum mode mode, struct sconn *c, char *buf)
 	int i;
 
 	if (mode == M_ECHO) {
-		for (i = 0; i < 16; i++) {
+		/* Each turn sends what the last one read, so the loop ends with
+		 * nothing read and unsent (or waiting for EPOLLOUT). */
+		for (i = 0; i < 16 || c->pend; i++) {
 			if (c->pend) {
 				n = send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off,
 				         MSG_NOSIGNAL);
@@ -263,6 +265,8 @@ static int serve_conn(int ep, enum mode mode, struct sconn *c, char *buf)
 				shutdown(c->fd, SHUT_WR);
 				return 1;
 			}
+			if (i >= 16)
+				break;
 			n = recv(c->fd, buf, BIG, 0);
 			if (n == 0) {
 				c->done_reading = 1;

@@ -69,6 +69,7 @@ command -v "$CC" >/dev/null || skip "no C compiler ($CC) for tests/bench/benchto
 ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 (($(ulimit -n) >= IDLE * 2 + 200)) || skip "ulimit -n $(ulimit -n) is too low for $IDLE connections"
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 BT="$TEST_DIR/benchtool"
 "$CC" -O2 -pthread -o "$BT" "$WARREN_TESTS_DIR/bench/benchtool.c" ||
 	fail "cannot build tests/bench/benchtool.c"
@@ -203,9 +204,11 @@ settle() {
 # transfer SIDE KIND: one upload or download of $BYTES through SIDE's
 # forward; records MB/s and CPU s/GB of the forwarder.
 transfer() {
-	local side=$1 kind=$2 pid out t0 t1 secs bytes
+	local side=$1 kind=$2 pid out t0 t1 secs bytes s0 s1
 	local -n pidref=PID_$side
 	pid=$pidref
+	# shellcheck disable=SC2086 # a list of pids
+	s0=$(sum_ticks ${SSHD_PIDS[$side]:-})
 	t0=$(cpu_ticks "$pid")
 	if [[ $kind == up ]]; then
 		out=$("$BT" upload "${P[$side.sink]}" "$BYTES" 300) || fail "$side: upload failed"
@@ -213,33 +216,78 @@ transfer() {
 		out=$("$BT" download "${P[$side.source]}" "$BYTES" 300) || fail "$side: download failed"
 	fi
 	t1=$(cpu_ticks "$pid")
+	# shellcheck disable=SC2086 # a list of pids
+	s1=$(sum_ticks ${SSHD_PIDS[$side]:-})
 	read -r bytes secs _ <<<"$out"
+	[[ -z ${SSHD_PIDS[$side]:-} ]] ||
+		record "sshd_cpu_$kind" "$side" "$(awk -v t=$((s1 - s0)) -v hz="$HZ" -v b="$bytes" 'BEGIN { printf "%.3f", t / hz / (b / 1e9) }')"
 	record "tput_$kind" "$side" "$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')"
 	record "cpu_$kind" "$side" "$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v b="$bytes" 'BEGIN { printf "%.3f", t / hz / (b / 1e9) }')"
 	settle "$side"
 }
 
+# echo_conns: connections sshd holds open to the echo server, i.e. forwarded
+# connections open end to end.
+echo_conns() {
+	ss -Htn state established "( dport = :$ECHO )" 2>/dev/null | wc -l
+}
+
+# idle_rss SIDE: open $IDLE connections through SIDE's forward without
+# sending a byte, wait until sshd has connected each to the echo server,
+# and record the forwarder's RSS growth per connection.
 idle_rss() {
-	local side=$1 pid r0 r1 ready="$TEST_DIR/hold.$1.ready" hp
+	local side=$1 pid r0 r1 ready="$TEST_DIR/hold.$1.ready" hp t0
 	local -n pidref=PID_$side
 	pid=$pidref
 	rm -f "$ready"
+	wait_for "(( \$(echo_conns) == 0 ))" 30 || fail "connections to the echo server left over: $(echo_conns)"
 	r0=$(rss_kib "$pid")
-	spawn "$TEST_DIR/hold.$side.log" "$BT" hold "${P[$side.echo]}" "$IDLE" "$ready" 300
+	t0=$SECONDS
+	spawn "$TEST_DIR/hold.$side.log" "$BT" hold "${P[$side.echo]}" "$IDLE" "$ready" 300 connect
 	hp=$SPAWNED_PID
-	wait_for "[[ -s '$ready' ]]" 120 || fail "$side: $IDLE idle connections not open after 120 s: $(cat "$TEST_DIR/hold.$side.log")"
+	wait_for "[[ -s '$ready' ]] && (( \$(echo_conns) >= IDLE ))" 120 ||
+		fail "$side: $IDLE idle connections not open end to end after 120 s ($(echo_conns) are): $(cat "$TEST_DIR/hold.$side.log")"
 	sleep 1
 	r1=$(rss_kib "$pid")
 	kill -TERM "$hp"
 	wait_exit "$hp" 10 || fail "hold client did not stop"
 	record rss_idle "$side" "$(awk -v a="$r0" -v b="$r1" -v n="$IDLE" 'BEGIN { printf "%.2f", (b - a) / n }')"
-	echo "   $side: RSS ${r0} KiB -> ${r1} KiB with $IDLE idle connections"
-	sleep 2 # the closes reach the gateway and back
+	echo "   $side: RSS ${r0} KiB -> ${r1} KiB with $IDLE idle connections (all open after $((SECONDS - t0)) s)"
 }
 
 step "RSS per idle connection, $IDLE open (fresh processes)"
 idle_rss warren
 idle_rss ssh
+
+# sshd_cpu_pids SIDE: the sshd processes serving SIDE's direct connection
+# (found through the forwarder's socket to sshd).
+sshd_cpu_pids() {
+	local -n pidref=PID_$1
+	local lport
+	lport=$(ss -Htnp state established "( dport = :$SSHD_PORT )" 2>/dev/null |
+		awk -v p="pid=$pidref," 'index($0, p) { n = split($3, a, ":"); print a[n]; exit }')
+	[[ -n $lport ]] || return 0
+	ss -Htnp state established "( sport = :$SSHD_PORT and dport = :$lport )" 2>/dev/null |
+		grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+}
+
+sum_ticks() { # PIDS...
+	local p t=0
+	for p in "$@"; do
+		[[ -r /proc/$p/stat ]] && t=$((t + $(cpu_ticks "$p")))
+	done
+	echo "$t"
+}
+
+step "warm-up: one unrecorded transfer each way on each side"
+for side in warren ssh; do
+	"$BT" upload "${P[$side.sink]}" 67108864 120 >/dev/null || fail "$side: warm-up upload failed"
+	"$BT" download "${P[$side.source]}" 67108864 120 >/dev/null || fail "$side: warm-up download failed"
+done
+declare -A SSHD_PIDS
+for side in warren ssh; do
+	SSHD_PIDS[$side]=$(sshd_cpu_pids "$side" | paste -sd' ')
+done
 
 step "loopback single stream: $ROUNDS rounds of $BYTES bytes each way"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -304,12 +352,20 @@ if [[ $PERF == 1 ]] && command -v perf >/dev/null; then
 		else
 			"$BT" download "${P[warren.source]}" "$BYTES" 300 >/dev/null || fail "download under perf failed"
 		fi
-		kill -INT "$perf_pid"
+		kill -INT "$perf_pid" 2>/dev/null || true
 		wait_exit "$perf_pid" 30 || fail "perf record did not stop"
+		[[ -s $data ]] || {
+			echo "   perf record wrote nothing: $(tail -n 3 "$TEST_DIR/perf.$kind.log")"
+			continue
+		}
+		perf report -q -i "$data" --no-children --sort dso --stdio 2>/dev/null |
+			awk 'NF >= 2 && $1 ~ /%$/ { sub(/%/, "", $1); print $1, $2 }' >"$TEST_DIR/perf.$kind.dso"
 		PERF_SPLIT+="
-  $kind (share of warren's samples by DSO):
-$(perf report -q -i "$data" --no-children --sort dso --stdio 2>/dev/null |
-			awk 'NF >= 2 && $1 ~ /%$/ && n++ < 10 { printf "    %-8s %s\n", $1, $2 }')
+  $kind: $(awk '{ if ($2 ~ /libcrypto/) c += $1; else if ($2 ~ /libssh2/) l += $1;
+			else if ($2 ~ /kernel/) k += $1; else if ($2 ~ /^libc/) lc += $1;
+			else if ($2 ~ /^(warren|ssh-forward|libevent)/) w += $1; else o += $1 }
+			END { printf "libcrypto %.1f%%, libssh2 %.1f%%, kernel %.1f%%, libc %.1f%%, warren'"'"'s own code (warren, ssh-forward.so, libevent) %.1f%%, other %.1f%%", c, l, k, lc, w, o }' \
+			"$TEST_DIR/perf.$kind.dso")
   top symbols outside libcrypto and libssh2:
 $(perf report -q -i "$data" --no-children --sort dso,sym --stdio 2>/dev/null |
 			awk 'NF >= 3 && $1 ~ /%$/ && $2 !~ /libcrypto|libssh2/ && n++ < 8 {
@@ -325,6 +381,7 @@ fi
 TABLE=""
 row() {
 	local name=$1 metric=$2 unit=$3 kind=$4 target=$5 w s
+	[[ -s $RES/$metric.warren && -s $RES/$metric.ssh ]] || return 0
 	w=$(median "$RES/$metric.warren")
 	s=$(median "$RES/$metric.ssh")
 	TABLE+=$(awk -v n="$name" -v u="$unit" -v w="$w" -v s="$s" -v k="$kind" -v t="$target" 'BEGIN {
@@ -340,15 +397,18 @@ row "throughput upload, loopback" tput_up "MB/s" ge 0.5
 row "CPU per GB upload" cpu_up "s/GB" le 2
 row "throughput download, loopback" tput_down "MB/s" ge 0.5
 row "CPU per GB download" cpu_down "s/GB" le 2
+row "sshd's CPU per GB upload" sshd_cpu_up "s/GB" - -
+row "sshd's CPU per GB download" sshd_cpu_down "s/GB" - -
 row "download, ${DELAY_MS} ms each way" tput_slow "MB/s" ge 3
 row "1-byte round trip (median)" rtt "us" le 1.1
 row "new connections, sequential" conn_seq "conn/s" ge 1.0
 row "new connections, $CONC at a time" conn_conc "conn/s" ge 1.0
-row "RSS per idle connection ($IDLE)" rss_idle "KiB" le 2
+row "RSS per idle connection ($IDLE open)" rss_idle "KiB" le 2
 
 echo
 echo "ssh_forward_bench: warren $("$WARREN_BIN" --version 2>/dev/null | head -n1) vs $(ssh -V 2>&1)"
-echo "median of $ROUNDS rounds (RSS: one round on fresh processes); aes128-ctr, hmac-sha2-256; $(nproc) CPUs"
+echo "median of $ROUNDS rounds (RSS: one round on fresh processes); aes128-ctr, hmac-sha2-256; $(nproc) CPUs;" \
+	"load average at start ${LOAD_START%% *}, at end $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-34s %10s %10s %-6s %8s %-9s %s\n' metric warren OpenSSH unit ratio target met?
 printf '%s' "$TABLE"
 if [[ -n $PERF_SPLIT ]]; then
@@ -357,7 +417,9 @@ if [[ -n $PERF_SPLIT ]]; then
 fi
 echo
 echo "every round (warren | ssh):"
-for m in tput_up cpu_up tput_down cpu_down tput_slow rtt conn_seq conn_conc rss_idle; do
-	printf '  %-10s %s | %s\n' "$m" "$(paste -sd' ' "$RES/$m.warren")" "$(paste -sd' ' "$RES/$m.ssh")"
+for m in tput_up cpu_up tput_down cpu_down sshd_cpu_up sshd_cpu_down tput_slow rtt conn_seq \
+	conn_conc rss_idle; do
+	[[ -f $RES/$m.warren && -f $RES/$m.ssh ]] || continue
+	printf '  %-13s %s | %s\n' "$m" "$(paste -sd' ' "$RES/$m.warren")" "$(paste -sd' ' "$RES/$m.ssh")"
 done
 pass "benchmark done"

@@ -2,7 +2,7 @@
 # tests/fuzz/run.sh: build warren's libFuzzer targets with clang and run
 # each for a bounded time (`make fuzz` calls this).
 #
-#   run.sh [--build-only] [TARGET...]     targets: config endpoint values socks putty
+#   run.sh [--build-only] [TARGET...]     targets: config endpoint values socks putty x11
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)
@@ -30,6 +30,8 @@ seconds=${FUZZ_SECONDS:-60}
 cc=${FUZZ_CC:-clang}
 jobs=${FUZZ_JOBS:-2}
 ALL_TARGETS=(config endpoint values socks putty)
+X11_SOURCES=("$top/plugins/x11/display.c" "$top/plugins/x11/setup.c")
+[[ -f ${X11_SOURCES[1]} ]] && ALL_TARGETS+=(x11) # the x11 plugin's parsers
 
 build_only=no
 targets=()
@@ -47,7 +49,7 @@ command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (apt-get install clan
 mkdir -p "$out/obj" "$out/bin" "$out/corpus" "$out/crashes" "$out/logs"
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-CFLAGS="-g -O1 -D_GNU_SOURCE $SAN -I$top/core -I$top/plugins -I$top/plugins/ssh-forward"
+CFLAGS="-g -O1 -D_GNU_SOURCE $SAN -I$top/core -I$top/plugins -I$top/plugins/ssh-forward -I$top/plugins/x11"
 CFLAGS+=" -DPACKAGE_VERSION=\"fuzz\" -DVERSION=\"fuzz\" -DWARREN_PLUGIN_DIR=\"/nonexistent\" -DWARREN_BUILD_PLUGIN_DIR=\"/nonexistent\" -DWARREN_BUILD_BINARY=\"/nonexistent\""
 # shellcheck disable=SC2207 # pkg-config prints words
 EVENT_CFLAGS=($(pkg-config --cflags libevent 2>/dev/null || true))
@@ -58,8 +60,8 @@ EVENT_LIBS=($(pkg-config --libs libevent 2>/dev/null || echo -levent))
 # The code under test gets coverage (fuzzer-no-link); the driver links libFuzzer.
 build() {
 	local srcs=() s o objs=() pids=() rc=0
-	for s in "$top"/core/*.c "$top/plugins/ssh-forward/socks.c"; do
-		[[ $(basename "$s") == main.c ]] && continue
+	for s in "$top"/core/*.c "$top/plugins/ssh-forward/socks.c" "${X11_SOURCES[@]}"; do
+		[[ $(basename "$s") == main.c || ! -f $s ]] && continue
 		srcs+=("$s")
 	done
 	for s in "${srcs[@]}"; do
@@ -108,7 +110,7 @@ for t in "${targets[@]}"; do
 	corpus=$(find "$work" -type f | wc -l)
 	if ((rc == 0)); then
 		pass=$((pass + 1))
-		echo "PASS: fuzz/$t: ${execs:-?} executions in ${seconds} s, corpus $corpus new input(s)"
+		echo "PASS: fuzz/$t: ${execs:-?} executions in ${seconds} s, working corpus $corpus input(s)"
 	else
 		fail=$((fail + 1))
 		echo "FAIL: fuzz/$t: exit $rc after ${execs:-?} executions; input kept in $out/crashes/"

@@ -26,11 +26,11 @@ BADHOST=gw.warren-test.invalid
 printf '127.0.0.1 localhost\n::1 localhost\n' >"$TEST_DIR/hosts"
 echo "hosts: files" >"$TEST_DIR/nsswitch.conf"
 # The daemon, and only it, sees these two files (common.sh's start_daemon
-# runs "${DAEMON_WRAP[@]}" before the binary).
+# runs "${DAEMON_WRAP[@]}" before the binary; valgrind, if asked, stays in).
 # shellcheck disable=SC2016 # expanded by the inner sh
 DAEMON_WRAP=(unshare -m --propagation private sh -c
 	'mount --bind "$0" /etc/hosts && mount --bind "$1" /etc/nsswitch.conf && shift && exec "$@"'
-	"$TEST_DIR/hosts" "$TEST_DIR/nsswitch.conf")
+	"$TEST_DIR/hosts" "$TEST_DIR/nsswitch.conf" "${DAEMON_WRAP[@]}")
 
 start_sshd "Match all" "AllowTcpForwarding local"
 known_hosts_line "$SSHD_PORT" | sed "s/^\[127.0.0.1\]/[$BADHOST]/" >>"$KNOWN_HOSTS"

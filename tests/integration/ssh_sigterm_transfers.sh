@@ -50,22 +50,23 @@ GW_BEFORE=$(sshd_tree | wc -l)
 
 step "8 transfers in flight and 8 idle connections"
 spawn "$TEST_DIR/cut.log" python3 "$TOOLS/cut_clients.py" --xfer-port "$LX" --echo-port "$LE" \
-	--transfers 8 --idle 8 --ready-file "$TEST_DIR/cut.ready" --end-timeout 15
+	--transfers 8 --idle 8 --ready-file "$TEST_DIR/cut.ready" --end-timeout $((15 * SLOW)) \
+	--setup-timeout $((30 * SLOW))
 CUT=$SPAWNED_PID
-wait_for "[[ -s '$TEST_DIR/cut.ready' ]]" 30 || fail "the clients did not get going: $(cat "$TEST_DIR/cut.log")"
+wait_for "[[ -s '$TEST_DIR/cut.ready' ]]" $((30 * SLOW)) || fail "the clients did not get going: $(cat "$TEST_DIR/cut.log")"
 echo "connections: $(tunnel_get big details.forwards.0.connections) transferring, $(tunnel_get quiet details.forwards.0.connections) idle"
 
 step "SIGTERM: the daemon stops within 5 s with status 0"
 start=$SECONDS
 kill -TERM "$DAEMON_PID"
-wait_exit "$DAEMON_PID" 5 || fail "the daemon still runs 5 s after SIGTERM"
+wait_exit "$DAEMON_PID" $((5 * SLOW)) || fail "the daemon still runs $((5 * SLOW)) s after SIGTERM"
 assert_eq "$EXIT_RC" 0 "daemon exit status"
 echo "stopped in $((SECONDS - start)) s"
 left=$(session_procs "$DAEMON_PID")
 [[ -z $left ]] || fail "processes of the daemon's session survived: $(ps -o pid,args -p "$(paste -sd, <<<"$left")")"
 
 step "every client saw its connection end, no byte wrong"
-wait_exit "$CUT" 40 || fail "the clients still wait 40 s after the stop"
+wait_exit "$CUT" $((40 * SLOW)) || fail "the clients still wait 40 s after the stop"
 cat "$TEST_DIR/cut.log"
 ((EXIT_RC == 0)) || fail "a client hung or got corrupt data"
 summary=$(tail -n 1 "$TEST_DIR/cut.log")

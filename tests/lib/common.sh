@@ -248,6 +248,13 @@ _archive_logs() {
 			[[ -f $p ]] && head -n 1 "$p" >>"$TEST_DIR/secrets"
 		done < <(sed -n 's/^[[:space:]]*passphrase_file[[:space:]]*=[[:space:]]*//p' "$f" | sort -u)
 	done
+	# So are the X11 cookies in any Xauthority file the test made (the
+	# real ones and the fake ones sshd stored), in xauth's hex.
+	if command -v xauth >/dev/null; then
+		while IFS= read -r -d '' f; do
+			xauth -q -f "$f" list 2>/dev/null | awk 'NF >= 3 { print $3 }' >>"$TEST_DIR/secrets"
+		done < <(find "$TEST_DIR" -maxdepth 3 -type f \( -iname '*xauth*' -o -iname '*Xauthority*' \) -print0 2>/dev/null)
+	fi
 	[[ -s $TEST_DIR/secrets ]] && sort -u "$TEST_DIR/secrets" >"$tag.secrets"
 	return 0
 }

@@ -28,6 +28,7 @@ fi
 ip link set lo up
 
 # ppp_standins: the stand-ins for the local and the remote pppd.
+# shellcheck disable=SC2034 # PPP_DIR, PPPD and REMOTE_CMD are for the tests
 ppp_standins() {
 	PPP_DIR="$TEST_DIR/ppp"
 	mkdir -p "$PPP_DIR"

@@ -7,8 +7,9 @@ on stderr, pppd's options as arguments. It does what matters of pppd to
 warren, with a tun interface in place of ppp0 (both vanish when their
 process ends, however it ends):
 
-  - takes the LOCAL:REMOTE argument and puts LOCAL peer REMOTE on a fresh
-    tun interface (wppp0, wppp1, ...), then sets it up: the event warren's
+  - takes the LOCAL:REMOTE argument and, once the remote stand-in has said
+    its hello (a link needs its peer), puts LOCAL peer REMOTE on a fresh
+    tun interface (wppp0, wppp1, ...) and sets it up: the event warren's
     netlink code waits for;
   - talks on the pty: sends "LOCAL-HELLO <pid>\\n" and then --bytes of a
     pseudorandom stream (all 256 byte values, in raw mode), expects the
@@ -89,15 +90,21 @@ def main():
     event("start args=%s" % ",".join(sys.argv[1:]))
     print("pppd_standin: started, pid %d" % pid, file=sys.stderr, flush=True)
 
-    tun = os.open("/dev/net/tun", os.O_RDWR)
-    ifr = fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", b"wppp%d", IFF_TUN | IFF_NO_PI))
-    name = ifr[:16].rstrip(b"\0").decode()
-    subprocess.run(["ip", "addr", "add", addrs[0], "peer", addrs[1], "dev", name], check=True,
-                   timeout=10)
-    subprocess.run(["ip", "link", "set", name, "up"], check=True, timeout=10)
-    event("iface %s" % name)
-    print("pppd_standin: %s up, %s -> %s" % (name, addrs[0], addrs[1]), file=sys.stderr,
-          flush=True)
+    tun = None
+
+    def link_up():
+        # Like PPP, the link needs the peer: the interface comes once the
+        # remote stand-in has spoken.
+        fd = os.open("/dev/net/tun", os.O_RDWR)
+        ifr = fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"wppp%d", IFF_TUN | IFF_NO_PI))
+        name = ifr[:16].rstrip(b"\0").decode()
+        subprocess.run(["ip", "addr", "add", addrs[0], "peer", addrs[1], "dev", name],
+                       check=True, timeout=10)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True, timeout=10)
+        event("iface %s" % name)
+        print("pppd_standin: %s up, %s -> %s" % (name, addrs[0], addrs[1]), file=sys.stderr,
+              flush=True)
+        return fd
 
     hello = b"LOCAL-HELLO %d\n" % pid
     expect = b"REMOTE-HELLO\n"
@@ -144,6 +151,8 @@ def main():
                 continue
             os._exit(16)
         got += data
+        if tun is None and got.startswith(expect):
+            tun = link_up()
         if not reported and len(got) >= len(want):
             reported = True
             if bytes(got[:len(want)]) == want:

@@ -309,12 +309,55 @@ static void test_ppk_points_at_puttygen(void **state)
 	char *out = convert("ppk", session, "ppk", &tunnels, &warnings);
 
 	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(warnings, "is an encrypted PuTTY key"));
 	assert_non_null(strstr(warnings, "-O private-openssh"));
+	assert_non_null(strstr(warnings, "passphrase_file"));
 	free(out);
 	free(warnings);
 	free(want);
 	free(session);
 	free(key);
+}
+
+/* Unencrypted .ppk files are read by the SSH layer itself (ppk.c): kept as
+ * they are, named .ppk or not; one that cannot be read here is kept with a
+ * word; a key type warren cannot sign with is named. */
+static void test_unencrypted_ppk_kept(void **state)
+{
+	static const char *const files[][3] = {
+	    {"plain.ppk", "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n", ""},
+	    {"plain_v2", "PuTTY-User-Key-File-2: ecdsa-sha2-nistp256\r\nEncryption: none\r\n", ""},
+	    {"rsa.ppk", "PuTTY-User-Key-File-3: ssh-rsa\nEncryption: none\n", "ssh-rsa key"},
+	};
+	char *session, *want, *warnings, *out, *key;
+	int tunnels;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		key = write_file(files[i][0], files[i][1]);
+		session = wr_xasprintf("HostName=gw\nUserName=u\nPublicKeyFile=%s\n"
+		                       "PortForwardings=L1=h:1\n",
+		                       key);
+		want = wr_xasprintf("identity = %s\n", key);
+		out = convert("plainppk", session, "plainppk", &tunnels, &warnings);
+		assert_non_null(strstr(out, want));
+		if (*files[i][2])
+			assert_non_null(strstr(warnings, files[i][2]));
+		else
+			assert_string_equal(warnings, "");
+		assert_parses(out);
+		free(out);
+		free(warnings);
+		free(want);
+		free(session);
+		free(key);
+	}
+	out = convert("gone", "HostName=gw\nUserName=u\nPublicKeyFile=/nowhere/k.ppk\n", "gone",
+	              &tunnels, &warnings);
+	assert_non_null(strstr(out, "identity = /nowhere/k.ppk\n"));
+	assert_non_null(strstr(warnings, "/nowhere/k.ppk cannot be read here"));
+	assert_non_null(strstr(warnings, "-O private-openssh -o '/nowhere/k'"));
+	free(out);
+	free(warnings);
 }
 
 static void test_what_cannot_be_converted(void **state)
@@ -364,6 +407,7 @@ int main(void)
 	    cmocka_unit_test(test_accept_all_opens_forwards),
 	    cmocka_unit_test(test_loopback_forwards_stay_closed),
 	    cmocka_unit_test(test_ppk_points_at_puttygen),
+	    cmocka_unit_test(test_unencrypted_ppk_kept),
 	    cmocka_unit_test(test_what_cannot_be_converted),
 	    cmocka_unit_test(test_missing_session_file),
 	};

@@ -11,6 +11,7 @@
 #  - warren run stopped (SIGINT, as Ctrl-C): the route is gone, no pppd left.
 # Every address lives in a namespace this script made. Every wait is
 # bounded. Needs WARREN_BIN and WARREN_PLUGIN_DIR.
+# shellcheck disable=SC2016 # wait_for's commands are evaluated later, on purpose
 set -euo pipefail
 
 : "${WARREN_BIN:?}" "${WARREN_PLUGIN_DIR:?}"
@@ -159,6 +160,7 @@ step "the remote pppd killed: the link comes back by itself"
 rpid=$(pids_in wgw pppd)
 lpid=$(pids_in wcli pppd)
 [[ -n $rpid && -n $lpid ]] || fail "pppd not running on both ends (remote '$rpid', local '$lpid')"
+# shellcheck disable=SC2086 # one pid a word
 kill -KILL $rpid
 wait_for "[[ -z \$(pids_in wcli pppd | grep -x '$lpid') ]]" 30 ||
 	fail "the local pppd $lpid outlived the link"

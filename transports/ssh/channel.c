@@ -39,6 +39,29 @@
 #define WINDOW_START LIBSSH2_CHANNEL_WINDOW_DEFAULT /* 2 MiB */
 #define WINDOW_RATE  (256u * 1024 * 1024)           /* bytes/s: a libssh2 channel's best */
 
+/* The memory bound. A window is what the peer may send that nobody has read
+ * yet: behind a slow or stalled local reader libssh2 holds up to a whole
+ * window per channel, and with the tuned window granted to every channel 30
+ * clients that read nothing pinned 480 MB on a long path. So the part of
+ * the windows above WINDOW_START comes from one budget per session,
+ * WINDOW_BUDGET: four channels at 16 MiB. It is claimed only once data
+ * flows (adjust_due: a quarter of the opening window used), not at the
+ * open, so that idle channels hold none, and returned when the channel
+ * goes. The few bulk transfers of a long path (the benchmark's 100 ms one)
+ * keep their throughput; channels beyond the budget keep 2 MiB, what
+ * OpenSSH's client gives every channel. What a tunnel may hold is then the
+ * budget plus 2 MiB per connection, and connections are capped
+ * (ssh-forward's max_connections). */
+#define WINDOW_BUDGET (64ull * 1024 * 1024)
+
+/* A direct-tcpip open not answered by then is given up: its client is told
+ * (and closed by its owner), and the answer, when it comes, is consumed and
+ * the channel closed. sshd answers only once its connect to the target is
+ * done, ~127 s for one that drops SYNs, and libssh2 opens one channel at a
+ * time (rule 5), so the opens queued behind wait as long: they time out the
+ * same way, counted from when they were asked for. */
+#define OPEN_TIMEOUT_US (30ull * 1000000)
+
 enum pending_call {
 	CALL_NONE = 0,
 	CALL_READ,
@@ -82,13 +105,23 @@ static void link_channel(struct wssh_channel *c)
 	s->channels = c;
 }
 
-static void close_fd(struct wssh_channel *c)
+/* Close the local fd. reset: the bridge was cut short (the session lost,
+ * a channel or fd error, the owner's abort), and the client must learn it:
+ * a RST (SO_LINGER 0, as relay.c does) instead of the FIN that would pass a
+ * truncated download off as complete. An orderly end keeps its FIN. */
+static void close_fd(struct wssh_channel *c, bool reset)
 {
 	c->s->host->watch_free(c->watch);
 	c->watch = NULL;
 	c->armed = 0;
-	if (c->fd >= 0)
+	if (c->fd >= 0) {
+		if (reset && !c->not_socket) {
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+			setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
 		close(c->fd);
+	}
 	c->fd = -1;
 }
 
@@ -98,8 +131,9 @@ void wssh_channel_destroy(struct wssh_channel *c)
 {
 	if (c->state != WSSH_C_OPENING)
 		unlink_channel(c);
+	c->s->window_extra -= c->window_extra;
 	wssh_exec_destroy(c);
-	close_fd(c);
+	close_fd(c, true); /* still attached: the session is going away */
 	free(c->type);
 	free(c->msg);
 	free(c->up);
@@ -107,9 +141,9 @@ void wssh_channel_destroy(struct wssh_channel *c)
 	free(c);
 }
 
-/* The bridge is over: close the fd, tell the owner, and let the pump close
- * the channel with the peer (rule 7). */
-static void finish(struct wssh_channel *c)
+/* The bridge is over: close the fd (reset: cut short, see close_fd), tell
+ * the owner, and let the pump close the channel with the peer (rule 7). */
+static void finish(struct wssh_channel *c, bool reset)
 {
 	wssh_closed_cb cb = c->closed_cb;
 	void *arg = c->closed_arg;
@@ -119,7 +153,7 @@ static void finish(struct wssh_channel *c)
 	c->state = WSSH_C_CLOSING;
 	c->closed_cb = NULL;
 	c->open_cb = NULL;
-	close_fd(c);
+	close_fd(c, reset);
 	if (cb)
 		cb(c, arg);
 }
@@ -194,7 +228,9 @@ static int do_read(struct wssh_channel *c)
 	ssize_t n, w;
 	int k;
 
-	n = libssh2_channel_read(c->ch, s->scratch, WSSH_IO_CHUNK);
+	/* Repeated to finish a reply its read left half-sent (below) while
+	 * the last chunk still waits for the fd: drive the transport only. */
+	n = libssh2_channel_read(c->ch, s->scratch, c->down ? 0 : WSSH_IO_CHUNK);
 	if (n > 0) {
 		s->host->add_bytes(s->t, (uint64_t)n, 0);
 		w = fd_send(c, s->scratch, (size_t)n);
@@ -211,6 +247,11 @@ static int do_read(struct wssh_channel *c)
 			c->down_off = 0;
 			c->down_len = (size_t)(n - w);
 		}
+		/* Data, and yet one of libssh2's automatic replies from
+		 * inside the read may be half-sent: the read is the call to
+		 * repeat (rule 1). */
+		if (libssh2_session_block_directions(s->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+			return WSSH_BLOCK;
 		return WSSH_DONE;
 	}
 	if (n == 0 || n == LIBSSH2_ERROR_EAGAIN) {
@@ -274,7 +315,7 @@ static int do_eof(struct wssh_channel *c)
 	return WSSH_DONE;
 }
 
-/* Bring the receive window back up to window_target (autotuning, above):
+/* Bring the receive window back up to what it was granted (adjust_due):
  * libssh2 itself only refills it to the window the channel opened with.
  * c->adjust is fixed when the adjust starts and passed again unchanged after
  * EAGAIN (rule 1: libssh2 sends the packet it built, but adds the amount it
@@ -296,17 +337,38 @@ static int do_adjust(struct wssh_channel *c)
 	return WSSH_DONE;
 }
 
-/* Does the window want topping up before the next read? */
+/* Does the window want topping up before the next read? Up to what the
+ * channel was granted: its opening window and its share of the budget,
+ * which grows toward window_target here, once data flows (WINDOW_BUDGET). */
 static bool adjust_due(struct wssh_channel *c)
 {
+	struct wssh_session *s = c->s;
+	unsigned long win;
+	uint64_t room, more;
+	uint32_t granted = c->window + c->window_extra;
+
 	if (c->adjust)
 		return true;
-	if (c->window_target > c->window) {
-		unsigned long win = libssh2_channel_window_read_ex(c->ch, NULL, NULL);
-
-		if (win < c->window_target / 4 * 3)
-			c->adjust = c->window_target - (uint32_t)win;
+	if (c->window_target <= c->window)
+		return false;
+	win = libssh2_channel_window_read_ex(c->ch, NULL, NULL);
+	/* The mark where libssh2 refills by itself, inside the read that
+	 * follows: a claim must come first, or the window would never leave
+	 * its opening size. */
+	if (win >= (uint64_t)granted / 4 * 3 + WSSH_IO_CHUNK)
+		return false;
+	if (granted < c->window_target) {
+		room = s->window_extra < WINDOW_BUDGET ? WINDOW_BUDGET - s->window_extra : 0;
+		more = c->window_target - granted;
+		if (more > room)
+			more = room;
+		c->window_extra += (uint32_t)more;
+		s->window_extra += more;
+		granted += (uint32_t)more;
 	}
+	/* Without a share libssh2 refills the opening window by itself. */
+	if (granted > c->window && win < (uint64_t)granted / 4 * 3 + WSSH_IO_CHUNK)
+		c->adjust = granted - (uint32_t)win;
 	return c->adjust != 0;
 }
 
@@ -314,8 +376,14 @@ static bool adjust_due(struct wssh_channel *c)
  * wakeups until it is done. Frees c when done. */
 static int do_free(struct wssh_channel *c)
 {
-	int rc = libssh2_channel_free(c->ch);
-	int k;
+	int rc, k;
+
+	/* The first channel_free sends the EOF that was not sent yet, built
+	 * on libssh2's stack as in send_eof: the same care. */
+	if (!c->free_called && !c->eof_sent && !wssh_small_send_ok(c->s))
+		return WSSH_WAIT;
+	c->free_called = true;
+	rc = libssh2_channel_free(c->ch);
 
 	if (rc == LIBSSH2_ERROR_EAGAIN) {
 		k = wssh_classify(c->s, rc);
@@ -378,7 +446,7 @@ int wssh_channel_step(struct wssh_channel *c)
 		if (freed || rc == WSSH_BLOCK || rc == -1)
 			return rc == -1 ? WSSH_DONE : rc;
 		if (rc == -2)
-			finish(c);
+			finish(c, true);
 	}
 	if (c->state == WSSH_C_CLOSING) {
 		if (c->exec && wssh_exec_closing(c))
@@ -403,8 +471,13 @@ int wssh_channel_step(struct wssh_channel *c)
 				return WSSH_DONE;
 		}
 		/* Not while an adjust waits: libssh2 would send it with its
-		 * own amount. */
-		if (!c->down && !c->remote_eof && !c->adjust) {
+		 * own amount. Only when libssh2 holds data or the EOF for this
+		 * channel: the pump's reader and every channel write have
+		 * pulled the socket in already, and a read with nothing to
+		 * take still costs a recv() that says EAGAIN (two per 32 KiB
+		 * packet on uploads). */
+		if (!c->down && !c->remote_eof && !c->adjust &&
+		    (libssh2_poll_channel_read(c->ch, 1) || libssh2_channel_eof(c->ch))) {
 			rc = call(c, CALL_READ, &freed);
 			if (rc == WSSH_BLOCK)
 				goto out_block;
@@ -456,7 +529,10 @@ int wssh_channel_step(struct wssh_channel *c)
 			if (rc == WSSH_DONE)
 				progress = 1;
 		}
-		if (c->local_eof && !c->up && !c->eof_sent) {
+		/* libssh2 builds the EOF on its stack: it goes only when it
+		 * cannot be left half-sent (wssh_small_send_ok); the socket
+		 * is armed for writable meanwhile. */
+		if (c->local_eof && !c->up && !c->eof_sent && wssh_small_send_ok(s)) {
 			rc = call(c, CALL_EOF, &freed);
 			if (rc == WSSH_BLOCK)
 				goto out_block;
@@ -475,7 +551,7 @@ int wssh_channel_step(struct wssh_channel *c)
 				goto failed;
 			if (wssh_exec_ended(c)) {
 				/* The exit was told; now the owner's closed_cb. */
-				finish(c);
+				finish(c, false);
 				rc = call(c, CALL_FREE, &freed);
 				return rc == WSSH_BLOCK ? rc : WSSH_DONE;
 			}
@@ -486,7 +562,7 @@ int wssh_channel_step(struct wssh_channel *c)
 		 * its exit status is known. */
 		if (c->eof_sent && c->shut_wr && !c->exec) {
 			/* Both directions closed: the bridge is done. */
-			finish(c);
+			finish(c, false);
 			rc = call(c, CALL_FREE, &freed);
 			return rc == WSSH_BLOCK ? rc : WSSH_DONE;
 		}
@@ -501,7 +577,7 @@ out_block:
 failed:
 	s->host->log(s->t, WARREN_LOG_DEBUG, "channel closed on error: %s",
 	             c->fd >= 0 ? strerror(errno) : "channel error");
-	finish(c);
+	finish(c, true);
 	rc = call(c, CALL_FREE, &freed);
 	return rc == WSSH_BLOCK ? rc : WSSH_DONE;
 }
@@ -560,7 +636,7 @@ static void on_fd(int fd, unsigned events, void *arg)
 		 * the fd side can move meanwhile. */
 		if ((events & WARREN_EV_WRITE) && c->down && flush_down(c) != 0) {
 			wssh_enter(s);
-			finish(c);
+			finish(c, true);
 			wssh_leave(s);
 			return;
 		}
@@ -582,10 +658,11 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* The window to keep on an open channel: the path's bandwidth-delay product
+/* The window an open channel would like: the path's bandwidth-delay product
  * at WINDOW_RATE, measured by the shortest open round trip of the session
  * (an open costs one round trip plus the gateway's connect to the target),
- * between what it opened with and what was asked. */
+ * between what it opened with and what was asked. What it gets above its
+ * opening window comes from the session's budget (adjust_due). */
 static void window_tune(struct wssh_session *s, struct wssh_channel *c)
 {
 	uint64_t rtt = now_us() - c->open_start_us, bdp;
@@ -654,6 +731,63 @@ static int open_step(struct wssh_session *s, struct wssh_channel *c)
 	if (c->open_cb)
 		c->open_cb(c, 0, NULL, c->open_arg);
 	return WSSH_DONE;
+}
+
+/* Give up on an open that waited too long (OPEN_TIMEOUT_US): its owner
+ * hears ETIMEDOUT now; one already sent stays at the head of the queue,
+ * cancelled, until its answer comes (open_step then closes or drops it). */
+static void open_expire(struct wssh_session *s, struct wssh_channel *c)
+{
+	wssh_open_cb cb = c->open_cb;
+	void *arg = c->open_arg;
+	char reason[160];
+
+	c->open_cb = NULL;
+	c->open_deadline_us = 0;
+	snprintf(reason, sizeof(reason),
+	         "the gateway did not answer the channel open within %llus",
+	         (unsigned long long)(OPEN_TIMEOUT_US / 1000000));
+	if (c->req.started) {
+		c->cancelled = true;
+		if (cb)
+			cb(c, -ETIMEDOUT, reason, arg);
+		return;
+	}
+	wssh_request_unqueue(s, &c->req);
+	if (cb)
+		cb(c, -ETIMEDOUT, reason, arg);
+	wssh_channel_destroy(c);
+}
+
+void wssh_open_timeouts(struct wssh_session *s)
+{
+	struct wssh_request *r;
+	struct wssh_channel *c;
+	uint64_t now = now_us(), next;
+
+	/* From the head again after each expiry: the owner's callback may
+	 * close other queued channels. */
+	for (;;) {
+		next = 0;
+		for (r = s->req_head; r; r = r->next) {
+			c = (struct wssh_channel *)r;
+			if (r->kind != WSSH_REQ_OPEN || !c->open_deadline_us || c->cancelled)
+				continue;
+			if (c->open_deadline_us <= now)
+				break;
+			if (!next || c->open_deadline_us < next)
+				next = c->open_deadline_us;
+		}
+		if (!r)
+			break;
+		open_expire(s, c);
+		if (s->state != WSSH_S_UP || s->zombie)
+			return;
+	}
+	if (next && !s->open_timer_armed) {
+		s->host->timer_arm(s->open_timer, (next - now) / 1000 + 1);
+		s->open_timer_armed = true;
+	}
 }
 
 static int probe_step(struct wssh_session *s)
@@ -811,6 +945,10 @@ int wssh_listener_accept(struct wssh_listener *l)
 		if (s->state != WSSH_S_UP || s->zombie || l->state != WSSH_L_BOUND)
 			break;
 	}
+	/* A reply left half-sent by the reads of forward_accept (rule 1). */
+	if (s->state == WSSH_S_UP &&
+	    (libssh2_session_block_directions(s->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+		return WSSH_BLOCK;
 	return WSSH_DONE;
 }
 
@@ -891,6 +1029,7 @@ struct wssh_channel *wssh_direct_tcpip(struct wssh_session *s, const char *host,
 	 * (RFC 4254 7.2): libssh2_channel_direct_tcpip_ex fixes the window at
 	 * 2 MiB, open_ex takes ours (notes, API). */
 	unsigned char msg[4 + 256 + 4 + 4 + 64 + 4], *p = msg;
+	struct wssh_channel *c;
 
 	if (strlen(host) > 255 || strlen(orig_ip) > 63)
 		return NULL;
@@ -898,8 +1037,16 @@ struct wssh_channel *wssh_direct_tcpip(struct wssh_session *s, const char *host,
 	put_u32(&p, port);
 	put_str(&p, orig_ip);
 	put_u32(&p, orig_port);
-	return wssh_channel_open(s, "direct-tcpip", window ? window : WSSH_WINDOW_LARGE, msg,
-	                         (size_t)(p - msg), cb, arg);
+	c = wssh_channel_open(s, "direct-tcpip", window ? window : WSSH_WINDOW_LARGE, msg,
+	                      (size_t)(p - msg), cb, arg);
+	if (c) {
+		c->open_deadline_us = now_us() + OPEN_TIMEOUT_US;
+		if (!s->open_timer_armed) {
+			s->host->timer_arm(s->open_timer, OPEN_TIMEOUT_US / 1000 + 1);
+			s->open_timer_armed = true;
+		}
+	}
+	return c;
 }
 
 int wssh_channel_attach(struct wssh_channel *c, int fd, const void *initial, size_t len,
@@ -950,7 +1097,7 @@ void wssh_channel_close(struct wssh_channel *c)
 		}
 		return;
 	}
-	finish(c);
+	finish(c, true);
 }
 
 struct wssh_listener *wssh_listen(struct wssh_session *s, const char *bind, uint16_t port,

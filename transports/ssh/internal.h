@@ -39,6 +39,7 @@ enum wssh_op {
 	WSSH_OP_ACCEPT,  /* forward_accept on a listener */
 	WSSH_OP_CHANNEL, /* a step of a channel (read, write, eof or free) */
 	WSSH_OP_CANCEL,  /* forward_cancel of a listener */
+	WSSH_OP_READER,  /* the pure reader of the pump (session.c) */
 };
 
 enum wssh_req_kind {
@@ -96,6 +97,11 @@ struct wssh_channel {
 	int pending;     /* enum pending_call in channel.c: the call to repeat */
 	bool wake;       /* an fd event or an attach: the pump must step it */
 	bool not_socket; /* fd is a pty or pipe: read/write, no half-close */
+	bool lib_eof;    /* libssh2 holds the peer's EOF: wait_eof cannot read */
+	bool lib_closed; /* ... and its CLOSE: wait_closed cannot read either */
+	bool free_called; /* channel_free ran once (its own EOF went out then) */
+	uint64_t open_deadline_us; /* direct-tcpip: the owner hears no by then */
+	uint32_t window_extra; /* granted above window, from s->window_extra */
 	struct wssh_exec *exec; /* exec sessions (exec.c); NULL otherwise */
 
 	/* Bytes read from fd and not yet taken by the channel, and bytes read
@@ -167,6 +173,11 @@ struct wssh_session {
 	bool passphrase_loaded;
 	char tried[512]; /* "agent (2 keys), ~/.ssh/id_ed25519" */
 	bool rsa_refused;
+	/* A .ppk identity, converted in memory (ppk.c), held from its
+	 * load until its try ends: libssh2 reads it again on each repeat of
+	 * the call after EAGAIN. Wiped when dropped. */
+	struct wssh_ppk *ppk;
+	char ppk_error[1024]; /* why the first unusable .ppk was refused */
 
 	/* liveness (rule 8): any byte received proves the peer alive; with
 	 * no traffic a probe that the server must answer is queued */
@@ -182,6 +193,22 @@ struct wssh_session {
 	enum wssh_op blocked;
 	void *blocked_obj;
 	unsigned bad_use;
+	bool bad_use_seen; /* the last call wssh_classify saw returned BAD_USE */
+	bool want_write;   /* a step waits for a writable socket (send_eof) */
+	bool sock_closed;  /* the recv callback saw the end of the stream */
+
+	/* What the kernel did not take of small packets (session_send): sent
+	 * before anything else, so libssh2 never holds a half-sent packet
+	 * that lives on its own stack. */
+	char *stash;
+	size_t stash_len, stash_cap;
+
+	/* Bytes of window granted above WINDOW_START, all channels together
+	 * (channel.c, adjust_due): bounded by WINDOW_BUDGET there. */
+	uint64_t window_extra;
+	struct warren_timer *open_timer; /* direct-tcpip opens that wait too long */
+	bool open_timer_armed;
+	bool agent_timed_out; /* the agent did not answer in time: skip it */
 
 	struct wssh_request *req_head, *req_tail;
 	struct wssh_channel *channels;
@@ -206,6 +233,7 @@ void wssh_kick(struct wssh_session *s);
 void wssh_request_queue(struct wssh_session *s, struct wssh_request *r);
 void wssh_request_unqueue(struct wssh_session *s, struct wssh_request *r);
 const char *wssh_last_error(struct wssh_session *s);
+bool wssh_small_send_ok(struct wssh_session *s);
 
 /* channel.c */
 int wssh_request_step(struct wssh_session *s, struct wssh_request *r);
@@ -216,6 +244,7 @@ int wssh_listener_accept(struct wssh_listener *l);
 int wssh_listener_cancel_step(struct wssh_listener *l);
 void wssh_channel_destroy(struct wssh_channel *c);
 void wssh_listener_destroy(struct wssh_listener *l);
+void wssh_open_timeouts(struct wssh_session *s);
 
 /* x11.c: set libssh2's X11 callback on a new LIBSSH2_SESSION when a
  * handler is set; free what the handler used */
@@ -243,5 +272,46 @@ const char *wssh_tilde(const char *path, char *buf, size_t len);
 void wssh_appendf(char *buf, size_t size, const char *fmt, ...) WARREN_PRINTF(3, 4);
 /* snprintf for messages that may be cut: paths make their length unknown */
 void wssh_setf(char *buf, size_t size, const char *fmt, ...) WARREN_PRINTF(3, 4);
+
+/* ppk.c: PuTTY's .ppk key files, formats 2 and 3, when unencrypted: checked
+ * (MAC, private half against public half) and converted in memory to an
+ * unencrypted private key for libssh2_userauth_publickey_frommemory (OpenSSH
+ * format for ed25519, PKCS#8 for ECDSA nistp256/384/521); RSA and the rest
+ * are refused. */
+enum wssh_ppk_rc {
+	WSSH_PPK_OK = 0,
+	WSSH_PPK_ENCRYPTED,   /* err holds the puttygen command that converts it */
+	WSSH_PPK_RSA,         /* libssh2 1.10 has no rsa-sha2 */
+	WSSH_PPK_UNSUPPORTED, /* another key type, or format 1 or > 3 */
+	WSSH_PPK_CORRUPT,     /* malformed, truncated, bad MAC, halves do not match */
+	WSSH_PPK_ERROR,       /* cannot read the file, out of memory */
+};
+
+struct wssh_ppk {
+	char *alg; /* "ssh-ed25519", "ecdsa-sha2-nistp256"... */
+	char *comment;
+	unsigned char *pub; /* the public key blob, as in authorized_keys */
+	size_t pub_len;
+	char *pem; /* the private key in PEM armour, NUL-terminated */
+	size_t pem_len;
+	size_t pem_cap; /* what wssh_ppk_free wipes */
+};
+
+/* The file starts with "PuTTY-User-Key-File-" (the header decides, not the
+ * name). */
+bool wssh_ppk_detect(const char *path);
+/* An enum wssh_ppk_rc; err says why when not WSSH_PPK_OK, k is filled when
+ * it is. path names the key in messages. */
+int wssh_ppk_load(const char *path, struct wssh_ppk *k, char *err, size_t errlen);
+int wssh_ppk_parse(const char *text, size_t len, const char *path, struct wssh_ppk *k, char *err,
+                   size_t errlen);
+/* Wipes and frees what k holds; k may be reused after. */
+void wssh_ppk_free(struct wssh_ppk *k);
+/* The same, allocated for a session to hold; release wipes, frees and
+ * clears *k (NULL is fine). */
+int wssh_ppk_open(const char *path, struct wssh_ppk **k, char *err, size_t errlen);
+void wssh_ppk_release(struct wssh_ppk **k);
+/* A few words for the list of keys tried: "encrypted PuTTY key". */
+const char *wssh_ppk_what(int rc);
 
 #endif /* WARREN_TRANSPORTS_SSH_INTERNAL_H */

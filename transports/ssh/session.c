@@ -28,16 +28,37 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define PROBE_TYPE "keepalive@openssh.com"
+
+/* session_send: a packet this small is never refused (libssh2's packets
+ * built on its stack are all far smaller); the stash holds at most
+ * STASH_MAX bytes. */
+#define STASH_PACKET 1024
+#define STASH_MAX    (256u * 1024)
+/* How long an open that was sent and not answered keeps silence from
+ * counting as missed keepalives: above Linux's default connect timeout
+ * (~127 s), which is how long sshd takes to answer an open to a target
+ * that drops SYNs. */
+#define OPEN_REPLY_MAX_US (180ull * 1000000)
+/* Each read or write on the agent's socket waits at most this long. */
+#define AGENT_IO_MS 1000
+/* With keepalive off, how often a session with nothing to read through is
+ * read anyway (sshd's own keepalives want answers). */
+#define IDLE_READ_MS 30000
+/* BAD_USE wakeups in a row before the session is given up. */
+#define BAD_USE_MAX 64
 
 enum auth_step {
 	AUTH_LIST = 0,
@@ -107,8 +128,10 @@ int wssh_classify(struct wssh_session *s, int rc)
 		           : WSSH_WAIT;
 	/* Another packet is half-sent (an automatic reply sent from inside a
 	 * read, packet.c): repeat this call once the socket drains. */
-	if (rc == LIBSSH2_ERROR_BAD_USE)
+	if (rc == LIBSSH2_ERROR_BAD_USE) {
+		s->bad_use_seen = true;
 		return WSSH_BLOCK;
+	}
 	switch (rc) {
 	case LIBSSH2_ERROR_SOCKET_SEND:
 	case LIBSSH2_ERROR_SOCKET_RECV:
@@ -141,20 +164,36 @@ static void arm_socket(struct wssh_session *s, unsigned events)
 	}
 }
 
+/* Can anything of the pump read the socket (read_fallback, or the head
+ * request's own step)? */
+static bool has_reader(struct wssh_session *s)
+{
+	return s->channels || s->listeners || s->req_head;
+}
+
 /* Arm by block_directions (rule 2); a half-sent packet waits for writable
- * only, so that a readable socket nobody may read cannot spin the loop. */
+ * only, so that a readable socket nobody may read cannot spin the loop. A
+ * packet in the way that is not the blocked call's own (BAD_USE) is one
+ * that only a read finishes: wait for input then, not for writable, which
+ * would repeat the call at once, again and again. A session with nothing
+ * to read through leaves a readable socket to the keepalive timer (it
+ * would only spin the loop meanwhile). Stashed bytes (session_send) wait
+ * for writable in every case. */
 static void arm_by_directions(struct wssh_session *s)
 {
 	int dirs = libssh2_session_block_directions(s->ssh);
 	unsigned ev = 0;
 
 	if (s->blocked != WSSH_OP_NONE) {
-		ev = WARREN_EV_WRITE;
+		ev = s->bad_use_seen ? WARREN_EV_READ : WARREN_EV_WRITE;
 	} else {
-		if (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		if ((dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND) || s->want_write)
 			ev |= WARREN_EV_WRITE;
-		ev |= WARREN_EV_READ;
+		if (has_reader(s))
+			ev |= WARREN_EV_READ;
 	}
+	if (s->stash_len)
+		ev |= WARREN_EV_WRITE;
 	arm_socket(s, ev);
 }
 
@@ -166,6 +205,9 @@ static void stop_io(struct wssh_session *s)
 		s->host->timer_cancel(s->ka_timer);
 	if (s->kick_timer)
 		s->host->timer_cancel(s->kick_timer);
+	if (s->open_timer)
+		s->host->timer_cancel(s->open_timer);
+	s->open_timer_armed = false;
 	arm_socket(s, 0);
 }
 
@@ -221,6 +263,8 @@ void wssh_request_unqueue(struct wssh_session *s, struct wssh_request *r)
 
 /* ---- the pump ---- */
 
+static int read_fallback(struct wssh_session *s);
+
 static int run_blocked(struct wssh_session *s)
 {
 	switch (s->blocked) {
@@ -232,6 +276,8 @@ static int run_blocked(struct wssh_session *s)
 		return wssh_channel_step(s->blocked_obj);
 	case WSSH_OP_CANCEL:
 		return wssh_listener_cancel_step(s->blocked_obj);
+	case WSSH_OP_READER:
+		return read_fallback(s);
 	case WSSH_OP_NONE:
 		break;
 	}
@@ -247,36 +293,92 @@ static bool set_blocked(struct wssh_session *s, int rc, enum wssh_op op, void *o
 	return true;
 }
 
-/* A pure reader for wakeups where nothing else read (rule 6): wait_eof on a
- * channel only pulls packets in; without a channel the liveness probe, whose
- * open waits for the server's answer, reads instead. */
+/* set_blocked after any call (rule 1): a call that finished may still have
+ * left a packet half-sent, one of libssh2's automatic replies from inside
+ * its reads. A read finishes it, so the reader is the call to repeat. */
+static bool check_blocked(struct wssh_session *s, int rc, enum wssh_op op, void *obj)
+{
+	if (set_blocked(s, rc, op, obj))
+		return true;
+	if (s->blocked == WSSH_OP_NONE &&
+	    (libssh2_session_block_directions(s->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+		return set_blocked(s, WSSH_BLOCK, WSSH_OP_READER, NULL);
+	return false;
+}
+
+/* The outcome of a reader's call: a read may leave one of libssh2's
+ * automatic replies half-sent even when it returns 0 (rule 1), and then
+ * it is the call to repeat. */
+static int reader_rc(struct wssh_session *s, int rc)
+{
+	if (rc < 0)
+		return wssh_classify(s, rc);
+	if (libssh2_session_block_directions(s->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		return WSSH_BLOCK;
+	return WSSH_DONE;
+}
+
+/* The pure reader, run on every pass (rule 6). It must really read
+ * whenever the socket is readable, or the level-triggered watch spins:
+ * wait_eof reads until EAGAIN, but returns 0 at once, reading nothing, for
+ * a channel whose EOF libssh2 already holds (the peer's EOF behind data a
+ * slow local reader has not taken yet), which kept a core busy until sshd
+ * gave up on its unanswered keepalives. For such a channel wait_closed
+ * reads instead, until its CLOSE; a channel past both is skipped. When no
+ * channel can, libssh2_poll with timeout 0 reads through any channel or
+ * listener: it reads until EAGAIN whenever poll(2) calls the socket
+ * readable (it leaves alone what libssh2 buffered without processing, which
+ * the channel calls of the pass take). A session with nothing to read
+ * through is left to the keepalive timer (arm_by_directions, on_keepalive).
+ * None of these sends a packet of its own, and none opens a window. */
 static int read_fallback(struct wssh_session *s)
 {
+	LIBSSH2_POLLFD pfd;
 	struct wssh_channel *c;
-	int rc;
-
-	char byte;
-	ssize_t n;
+	struct wssh_listener *l;
+	int rc, k;
 
 	for (c = s->channels; c; c = c->next) {
-		if (c->state == WSSH_C_OPEN && !c->remote_eof && c->ch) {
+		if (c->state != WSSH_C_OPEN || !c->ch)
+			continue;
+		if (!c->lib_eof && !c->remote_eof) {
 			rc = libssh2_channel_wait_eof(c->ch);
-			if (rc == 0)
-				return WSSH_DONE;
-			return wssh_classify(s, rc);
+			/* 0: it holds the EOF; an error of this channel
+			 * alone: it cannot serve as the reader either. */
+			if (rc < 0 && (k = wssh_classify(s, rc)) != -2)
+				return k == -1 ? WSSH_DONE : reader_rc(s, rc);
+			c->lib_eof = true;
+		}
+		if (!c->lib_closed) {
+			rc = libssh2_channel_wait_closed(c->ch);
+			if (rc < 0 && (k = wssh_classify(s, rc)) != -2)
+				return k == -1 ? WSSH_DONE : reader_rc(s, rc);
+			c->lib_closed = true;
 		}
 	}
-	/* The probe only when there is something to read (or an EOF or an
-	 * error to see): queued on every wakeup, the wakeup its own answer
-	 * brings queued the next one, a probe per round trip for as long as
-	 * the session had no channel (10 a second on a 100 ms path, thousands
-	 * on a LAN), and each new channel's open waited behind one. */
-	n = recv(s->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	memset(&pfd, 0, sizeof(pfd));
+	for (c = s->channels; c && !pfd.type; c = c->next) {
+		if (c->ch) {
+			pfd.type = LIBSSH2_POLLFD_CHANNEL;
+			pfd.fd.channel = c->ch;
+		}
+	}
+	for (l = s->listeners; l && !pfd.type; l = l->next) {
+		if (l->l) {
+			pfd.type = LIBSSH2_POLLFD_LISTENER;
+			pfd.fd.listener = l->l;
+		}
+	}
+	if (!pfd.type)
 		return WSSH_DONE;
-	if (!s->probe.queued)
-		wssh_request_queue(s, &s->probe);
-	return WSSH_DONE;
+	pfd.events = LIBSSH2_POLLFD_POLLIN;
+	libssh2_poll(&pfd, 1, 0);
+	/* libssh2_poll keeps a read's errors to itself. */
+	if (s->sock_closed) {
+		wssh_fail(s, "connection to %s closed by the gateway", s->peer);
+		return WSSH_DONE;
+	}
+	return reader_rc(s, 0);
 }
 
 /* Work queued from a plugin call: run it now, or, when we are inside the
@@ -305,6 +407,7 @@ void wssh_pump(struct wssh_session *s)
 	if (s->state != WSSH_S_UP || s->zombie)
 		return;
 	wssh_enter(s);
+	s->want_write = false; /* the steps of this pump set it again */
 	for (pass = 0; pass < 8; pass++) {
 		s->kick = false;
 		pump_once(s);
@@ -328,21 +431,30 @@ static void pump_once(struct wssh_session *s)
 	uint64_t rx_mark;
 	int rc;
 
+	s->bad_use_seen = false;
 	if (s->blocked != WSSH_OP_NONE) {
 		rc = run_blocked(s);
 		if (s->state != WSSH_S_UP || s->zombie)
 			goto out;
-		if (rc == WSSH_BLOCK) {
-			/* BAD_USE again and again would mean the packet in the
-			 * way is one only a read completes: give it one. */
-			if (++s->bad_use > 1000) {
+		if (rc == WSSH_BLOCK && s->bad_use_seen) {
+			/* BAD_USE: the packet in the way is not this call's.
+			 * The only packets no call of ours owns are libssh2's
+			 * automatic replies from inside a read: give a read the
+			 * chance to finish it (arm_by_directions waits for
+			 * input meanwhile), and give up after a while rather
+			 * than try forever: nothing else can be sent. */
+			if (++s->bad_use > BAD_USE_MAX) {
 				wssh_fail(s,
 				          "connection to %s stuck: libssh2 cannot finish a packet",
 				          s->peer);
 				goto out;
 			}
+			if (s->blocked != WSSH_OP_READER)
+				read_fallback(s);
 			goto out;
 		}
+		if (rc == WSSH_BLOCK)
+			goto out;
 		s->bad_use = 0;
 		s->blocked = WSSH_OP_NONE;
 		s->blocked_obj = NULL;
@@ -353,22 +465,24 @@ static void pump_once(struct wssh_session *s)
 		rc = wssh_request_step(s, r);
 		if (s->state != WSSH_S_UP || s->zombie)
 			goto out;
-		if (set_blocked(s, rc, WSSH_OP_REQUEST, r))
+		if (check_blocked(s, rc, WSSH_OP_REQUEST, r))
 			goto out;
 		if (s->req_head == r)
 			break; /* waiting for the server's answer */
 	}
 
 	for (l = s->listeners; l; l = lnext) {
+		/* Decided before the call: a finished cancel frees l. */
+		enum wssh_op op = l->state == WSSH_L_CANCELLING ? WSSH_OP_CANCEL : WSSH_OP_ACCEPT;
+
 		lnext = l->next;
-		if (l->state == WSSH_L_CANCELLING)
+		if (op == WSSH_OP_CANCEL)
 			rc = wssh_listener_cancel_step(l);
 		else
 			rc = wssh_listener_accept(l);
 		if (s->state != WSSH_S_UP || s->zombie)
 			goto out;
-		if (set_blocked(s, rc,
-		                l->state == WSSH_L_CANCELLING ? WSSH_OP_CANCEL : WSSH_OP_ACCEPT, l))
+		if (check_blocked(s, rc, op, l))
 			goto out;
 	}
 
@@ -378,11 +492,10 @@ static void pump_once(struct wssh_session *s)
 	rc = read_fallback(s);
 	if (s->state != WSSH_S_UP || s->zombie)
 		goto out;
-	if (rc == WSSH_BLOCK) {
-		/* wait_eof only reads, but a read may send an automatic reply:
-		 * the next wakeup repeats the reader through the channels. */
-		s->blocked = WSSH_OP_NONE;
-	}
+	/* A read that left one of libssh2's automatic replies half-sent is
+	 * the call to repeat, like any other (rule 1). */
+	if (set_blocked(s, rc, WSSH_OP_READER, NULL))
+		goto out;
 
 	for (c = s->channels; c; c = cnext) {
 		cnext = c->next;
@@ -391,15 +504,7 @@ static void pump_once(struct wssh_session *s)
 		rc = wssh_channel_step(c);
 		if (s->state != WSSH_S_UP || s->zombie)
 			goto out;
-		if (set_blocked(s, rc, WSSH_OP_CHANNEL, c))
-			goto out;
-	}
-	/* The fallback may have queued the probe: start it now. */
-	if (s->req_head == &s->probe && !s->probe.started) {
-		rc = wssh_request_step(s, &s->probe);
-		if (s->state != WSSH_S_UP || s->zombie)
-			goto out;
-		if (set_blocked(s, rc, WSSH_OP_REQUEST, &s->probe))
+		if (check_blocked(s, rc, WSSH_OP_CHANNEL, c))
 			goto out;
 	}
 	for (c = s->channels; c; c = c->next) {
@@ -419,15 +524,57 @@ out:
 	return;
 }
 
-/* ---- liveness (rule 8) ---- */
+/* ---- the socket: libssh2's send and recv callbacks ---- */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* The agent's socket: libssh2 (agent.c) talks to the agent blocking, and
+ * through the session's own send and recv callbacks. An agent that asks the
+ * user before each signature (ssh-add -c), or one that hangs, would hold the
+ * whole daemon: each read and write waits at most AGENT_IO_MS, then fails,
+ * and the agent is skipped for the rest of this authentication. */
+static ssize_t agent_io(struct wssh_session *s, int fd, void *buf, size_t len, int flags,
+                        bool out)
+{
+	struct pollfd p = {.fd = fd, .events = out ? POLLOUT : POLLIN};
+	ssize_t n;
+	int rc;
+
+	do
+		rc = poll(&p, 1, AGENT_IO_MS);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0) {
+		s->agent_timed_out = true;
+		return -ETIMEDOUT;
+	}
+	if (rc < 0)
+		return -errno;
+	n = out ? send(fd, buf, len, flags | MSG_NOSIGNAL) : recv(fd, buf, len, flags);
+	return n < 0 ? -errno : n;
+}
 
 static LIBSSH2_RECV_FUNC(session_recv)
 {
 	struct wssh_session *s = *abstract;
-	ssize_t n = recv(socket, buffer, length, flags);
+	ssize_t n;
 
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (socket != s->fd)
+		return agent_io(s, socket, buffer, length, flags, false);
+	n = recv(socket, buffer, length, flags);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return -EAGAIN;
+		s->sock_closed = true;
+		return -errno;
+	}
+	if (n == 0)
+		s->sock_closed = true;
 	if (n > 0) {
 		s->rx_seen = true;
 		s->rx_total += (uint64_t)n;
@@ -446,16 +593,153 @@ static LIBSSH2_RECV_FUNC(session_recv)
 	return n;
 }
 
+/* Hand the stash to the kernel: 0 when it is empty now or the socket is
+ * full, -1 when the socket failed (errno). */
+static int stash_flush(struct wssh_session *s)
+{
+	ssize_t n;
+
+	while (s->stash_len > 0) {
+		n = send(s->fd, s->stash, s->stash_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		}
+		s->stash_len -= (size_t)n;
+		memmove(s->stash, s->stash + n, s->stash_len);
+	}
+	/* Rarely needed: an idle session holds no buffer. */
+	free(s->stash);
+	s->stash = NULL;
+	s->stash_cap = 0;
+	return 0;
+}
+
+static int stash_add(struct wssh_session *s, const void *p, size_t len)
+{
+	size_t cap = s->stash_cap ? s->stash_cap : 4096;
+	char *grown;
+
+	while (cap < s->stash_len + len)
+		cap *= 2;
+	if (cap != s->stash_cap) {
+		grown = realloc(s->stash, cap);
+		if (!grown)
+			return -1;
+		s->stash = grown;
+		s->stash_cap = cap;
+	}
+	memcpy(s->stash + s->stash_len, p, len);
+	s->stash_len += len;
+	return 0;
+}
+
+/* libssh2's send. libssh2 1.10 builds a few packets on its own stack: the
+ * EOF of channel_send_eof (also sent from inside channel_free), and the
+ * CHANNEL_FAILURE it answers sshd's keepalive@openssh.com channel requests
+ * with from inside any read (packet.c:900-915). When such a packet cannot
+ * be sent whole, libssh2 keeps the rest and finishes it only when the very
+ * same call repeats with the same buffer address: a repeat from another
+ * stack depth fails with BAD_USE (which send_eof reports as SOCKET_SEND),
+ * nothing can finish the packet any more, and the session is lost. So a
+ * small packet is never refused here: what the kernel does not take is
+ * stashed and sent before any later byte. Every packet built on a stack is
+ * small (5 to 27 bytes of payload). A large one (channel data, opens,
+ * requests: all kept in libssh2's own structures, so a repeat finds them)
+ * is refused as usual while the stash is not empty, which keeps the order
+ * and bounds the stash; past STASH_MAX even a small one is (a peer that
+ * has read nothing for that long is dead, and the keepalive says so). */
+static LIBSSH2_SEND_FUNC(session_send)
+{
+	struct wssh_session *s = *abstract;
+	ssize_t n = 0;
+
+	if (socket != s->fd)
+		return agent_io(s, socket, (void *)buffer, length, flags, true);
+	if (s->stash_len > 0 && stash_flush(s) != 0)
+		return -errno;
+	if (s->stash_len == 0) {
+		n = send(socket, buffer, length, flags | MSG_NOSIGNAL);
+		if (n == (ssize_t)length)
+			return n;
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				return -errno;
+			n = 0;
+		}
+	}
+	if (length > STASH_PACKET || s->stash_len + length - (size_t)n > STASH_MAX ||
+	    stash_add(s, (const char *)buffer + n, length - (size_t)n) != 0)
+		return n > 0 ? n : -EAGAIN;
+	return (ssize_t)length;
+}
+
+bool wssh_small_send_ok(struct wssh_session *s)
+{
+	struct pollfd p = {.fd = s->fd, .events = POLLOUT};
+
+	/* Nothing half-sent, nothing stashed, and poll() calls the socket
+	 * writable (tcp_poll says so only with a third of the send buffer
+	 * free, far more than one small packet needs). */
+	if (s->blocked == WSSH_OP_NONE && s->stash_len == 0 &&
+	    !(libssh2_session_block_directions(s->ssh) & LIBSSH2_SESSION_BLOCK_OUTBOUND) &&
+	    poll(&p, 1, 0) == 1 && (p.revents & POLLOUT))
+		return true;
+	s->want_write = true;
+	return false;
+}
+
+/* ---- liveness (rule 8) ---- */
+
+/* Has the peer sent bytes nobody read yet (or closed the connection)? */
+static bool socket_has_input(struct wssh_session *s)
+{
+	char byte;
+	ssize_t n = recv(s->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* The head of the queue is a channel open that was sent and has no answer
+ * yet, and not for too long. */
+static bool open_awaits_reply(struct wssh_session *s)
+{
+	struct wssh_request *r = s->req_head;
+
+	return r && r->started && r->kind == WSSH_REQ_OPEN &&
+	       now_us() - ((struct wssh_channel *)r)->open_start_us < OPEN_REPLY_MAX_US;
+}
+
 static void on_keepalive(void *arg)
 {
 	struct wssh_session *s = arg;
+	bool unread;
 
 	if (s->state != WSSH_S_UP)
 		return;
 	wssh_enter(s);
-	if (s->rx_seen) {
+	/* A session with nothing to read through does not watch its socket
+	 * (arm_by_directions): what came meanwhile (sshd's own keepalive, a
+	 * late reply) is read here, by the probe, whose open reads until its
+	 * answer. It also proves the peer alive. */
+	unread = !has_reader(s) && socket_has_input(s);
+	if (s->gw->keepalive_ms == 0 || s->gw->keepalive_max == 0) {
+		if (unread && !s->probe.queued)
+			wssh_request_queue(s, &s->probe);
+		s->host->timer_arm(s->ka_timer, IDLE_READ_MS);
+		wssh_pump(s);
+		goto out;
+	}
+	if (s->rx_seen || unread) {
 		s->rx_seen = false;
 		s->ka_missed = 0;
+	} else if (open_awaits_reply(s)) {
+		/* sshd answers a direct-tcpip open only once its own connect
+		 * is done (~127 s to a target that drops SYNs), and the probe
+		 * waits behind it (rule 5): silence then says nothing about
+		 * the link. TCP keepalive and TCP_USER_TIMEOUT (connected())
+		 * still catch a dead one meanwhile. */
 	} else if (++s->ka_missed >= s->gw->keepalive_max) {
 		wssh_fail(s,
 		          "gateway %s not responding: nothing received for %u keepalive intervals "
@@ -463,7 +747,9 @@ static void on_keepalive(void *arg)
 		          s->peer, s->ka_missed, (unsigned long long)(s->gw->keepalive_ms / 1000));
 		goto out;
 	}
-	if (s->ka_missed > 0 && !s->probe.queued)
+	/* The probe is queued from here only: queued from the pump, its own
+	 * answer's wakeup queued the next one. */
+	if ((s->ka_missed > 0 || unread) && !s->probe.queued)
 		wssh_request_queue(s, &s->probe);
 	s->host->timer_arm(s->ka_timer, s->gw->keepalive_ms);
 	wssh_pump(s);
@@ -471,10 +757,23 @@ out:
 	wssh_leave(s);
 }
 
+static void on_open_timer(void *arg)
+{
+	struct wssh_session *s = arg;
+
+	s->open_timer_armed = false;
+	if (s->state != WSSH_S_UP)
+		return;
+	wssh_enter(s);
+	wssh_open_timeouts(s);
+	wssh_leave(s);
+}
+
 /* ---- auth ---- */
 
 static int auth_done(struct wssh_session *s)
 {
+	wssh_ppk_release(&s->ppk);
 	if (s->agent) {
 		libssh2_agent_disconnect(s->agent);
 		libssh2_agent_free(s->agent);
@@ -488,8 +787,11 @@ static int auth_done(struct wssh_session *s)
 	             libssh2_session_methods(s->ssh, LIBSSH2_METHOD_CRYPT_CS),
 	             libssh2_session_methods(s->ssh, LIBSSH2_METHOD_MAC_CS),
 	             libssh2_session_methods(s->ssh, LIBSSH2_METHOD_COMP_CS));
-	if (s->gw->keepalive_ms > 0 && s->gw->keepalive_max > 0)
-		s->host->timer_arm(s->ka_timer, s->gw->keepalive_ms);
+	/* With keepalives off the timer still reads for a session that has
+	 * nothing to read through (on_keepalive). */
+	s->host->timer_arm(s->ka_timer, s->gw->keepalive_ms > 0 && s->gw->keepalive_max > 0
+	                                    ? s->gw->keepalive_ms
+	                                    : IDLE_READ_MS);
 	if (s->cbs->up)
 		s->cbs->up(s, s->arg);
 	return 0;
@@ -525,12 +827,42 @@ static void tried_add(struct wssh_session *s, const char *fmt, ...)
 
 static void auth_refused(struct wssh_session *s)
 {
-	wssh_fail(s, "authentication refused for user %s (tried: %s)%s", s->gw->user,
+	wssh_fail(s, "authentication refused for user %s (tried: %s)%s%s%s", s->gw->user,
 	          s->tried[0] ? s->tried : "nothing: no agent, no key file",
 	          s->rsa_refused
 	              ? "; RSA keys cannot work: libssh2 1.10 signs only with ssh-rsa "
 	                "(SHA-1), which OpenSSH 8.8+ refuses; use an ed25519 or ECDSA key"
-	              : "");
+	              : "",
+	          s->ppk_error[0] ? "; " : "", s->ppk_error);
+}
+
+/* Is an agent listening at $SSH_AUTH_SOCK? A non-blocking connect: a stale
+ * path (refused) or an agent too busy to accept (its backlog full: libssh2's
+ * blocking connect would wait there) is skipped at once. */
+static int agent_probe(char *err, size_t errlen)
+{
+	const char *path = getenv("SSH_AUTH_SOCK");
+	struct sockaddr_un sa;
+	int fd, rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (!path || strlen(path) >= sizeof(sa.sun_path)) {
+		wssh_setf(err, errlen, "SSH_AUTH_SOCK is not a usable socket path");
+		return -1;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		wssh_setf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (rc != 0)
+		wssh_setf(err, errlen, "%s: %s", path,
+		          errno == EAGAIN ? "busy (its backlog is full)" : strerror(errno));
+	close(fd);
+	return rc;
 }
 
 /* One step of auth; returns WSSH_WAIT/WSSH_BLOCK to wait, WSSH_DONE when
@@ -579,12 +911,21 @@ static int auth_step(struct wssh_session *s)
 					tried_add(s, "agent (SSH_AUTH_SOCK not set)");
 				break;
 			}
-			/* The agent is a local socket: libssh2 talks to it
-			 * blocking, which costs microseconds. */
+			/* libssh2 connects to the agent blocking: a dead
+			 * agent's socket whose backlog is full would hold the
+			 * daemon there. Every later read and write of libssh2
+			 * on it is bounded (agent_io). */
+			if (agent_probe(err, sizeof(err)) != 0) {
+				tried_add(s, "agent (%s)", err);
+				break;
+			}
+			s->agent_timed_out = false;
 			s->agent = libssh2_agent_init(s->ssh);
 			if (!s->agent || libssh2_agent_connect(s->agent) != 0 ||
 			    libssh2_agent_list_identities(s->agent) != 0) {
-				tried_add(s, "agent (unreachable: %s)", wssh_last_error(s));
+				tried_add(s, "agent (unreachable: %s)",
+				          s->agent_timed_out ? "no answer within 1s"
+				                             : wssh_last_error(s));
 				break;
 			}
 			s->identity = NULL;
@@ -619,11 +960,25 @@ static int auth_step(struct wssh_session *s)
 				return c;
 			if (c == -1)
 				return WSSH_DONE;
+			if (s->agent_timed_out) {
+				/* A key that asks the user before it signs
+				 * (ssh-add -c), or a hung agent: the daemon
+				 * cannot wait for it. */
+				tried_add(s, "agent (no signature within 1s: a key added with "
+				             "ssh-add -c cannot be used by the daemon)");
+				libssh2_agent_disconnect(s->agent);
+				libssh2_agent_free(s->agent);
+				s->agent = NULL;
+				s->key_index = 0;
+				s->auth_step = AUTH_KEY_NEXT;
+				break;
+			}
 			if (wssh_key_is_rsa_blob(s->identity->blob, s->identity->blob_len))
 				s->rsa_refused = true;
 			s->auth_step = AUTH_AGENT_NEXT;
 			break;
 		case AUTH_KEY_NEXT:
+			wssh_ppk_release(&s->ppk); /* the previous key's, tried */
 			path = identity_path(s, s->key_index, pathbuf, sizeof(pathbuf));
 			if (!path) {
 				auth_refused(s);
@@ -642,6 +997,24 @@ static int auth_step(struct wssh_session *s)
 				s->key_index++;
 				break;
 			}
+			/* PuTTY's format, known by its header: libssh2 reads it
+			 * only converted, in memory (ppk.c). */
+			if (wssh_ppk_detect(path)) {
+				char perr[1024];
+
+				rc = wssh_ppk_open(path, &s->ppk, perr, sizeof(perr));
+				if (rc != WSSH_PPK_OK) {
+					s->host->log(s->t, WARREN_LOG_ERROR, "%s", perr);
+					tried_add(s, "%s (%s)", shown, wssh_ppk_what(rc));
+					if (rc == WSSH_PPK_RSA)
+						s->rsa_refused = true;
+					else if (!s->ppk_error[0])
+						wssh_setf(s->ppk_error, sizeof(s->ppk_error), "%s",
+						          perr);
+					s->key_index++;
+					break;
+				}
+			}
 			if (s->gw->passphrase_file && !s->passphrase_loaded) {
 				if (wssh_passphrase_load(s->gw->passphrase_file, &s->passphrase,
 				                         err, sizeof(err)) != 0) {
@@ -654,8 +1027,13 @@ static int auth_step(struct wssh_session *s)
 			break;
 		case AUTH_KEY_TRY:
 			path = identity_path(s, s->key_index, pathbuf, sizeof(pathbuf));
-			rc = libssh2_userauth_publickey_fromfile_ex(
-			    s->ssh, user, ulen, NULL, path, s->passphrase ? s->passphrase : "");
+			if (s->ppk)
+				rc = libssh2_userauth_publickey_frommemory(
+				    s->ssh, user, ulen, NULL, 0, s->ppk->pem, s->ppk->pem_len, "");
+			else
+				rc = libssh2_userauth_publickey_fromfile_ex(
+				    s->ssh, user, ulen, NULL, path,
+				    s->passphrase ? s->passphrase : "");
 			if (rc == 0)
 				return auth_done(s), WSSH_DONE;
 			c = wssh_classify(s, rc);
@@ -664,7 +1042,11 @@ static int auth_step(struct wssh_session *s)
 			if (c == -1)
 				return WSSH_DONE;
 			wssh_tilde(path, shown, sizeof(shown));
-			if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_KEYFILE_AUTH_FAILED)
+			if (s->ppk && rc == LIBSSH2_ERROR_FILE)
+				tried_add(s, "%s (PuTTY key: libssh2 cannot use it: %s)", shown,
+				          wssh_last_error(s));
+			else if (rc == LIBSSH2_ERROR_FILE ||
+			         rc == LIBSSH2_ERROR_KEYFILE_AUTH_FAILED)
 				tried_add(s, "%s (cannot load: %s)", shown,
 				          s->passphrase ? "wrong passphrase or unsupported format"
 				                        : "encrypted (no passphrase_file) or "
@@ -705,6 +1087,7 @@ static int session_setup(struct wssh_session *s)
 	}
 	libssh2_session_set_blocking(s->ssh, 0);
 	libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_RECV, (void *)session_recv);
+	libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND, (void *)session_send);
 	wssh_x11_register(s);
 	if (gw->compression)
 		libssh2_session_flag(s->ssh, LIBSSH2_FLAG_COMPRESS, 1);
@@ -759,7 +1142,7 @@ arm:
 
 		if (dirs & LIBSSH2_SESSION_BLOCK_INBOUND)
 			ev |= WARREN_EV_READ;
-		if (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		if ((dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND) || s->stash_len)
 			ev |= WARREN_EV_WRITE;
 		arm_socket(s, ev ? ev : WARREN_EV_READ);
 	}
@@ -790,11 +1173,40 @@ static void close_socket(struct wssh_session *s)
 	s->fd = -1;
 }
 
+/* Dead-link detection below SSH (rule 8): while an open waits for its
+ * answer the keepalive probe cannot go out (rule 5) and silence is not
+ * counted (on_keepalive), and a link that died with data unacknowledged
+ * would otherwise take TCP's retransmission timeout (~15 min). Probes after
+ * keepalive of silence, keepalive apart, keepalive_max of them; and no
+ * byte may stay unacknowledged for keepalive * keepalive_max. */
+static void set_tcp_liveness(struct wssh_session *s)
+{
+	uint64_t ms = s->gw->keepalive_ms, total;
+	int one = 1, secs, cnt;
+	unsigned int user_timeout;
+
+	if (ms == 0 || s->gw->keepalive_max == 0)
+		return;
+	secs = ms / 1000 < 1 ? 1 : ms / 1000 > 32767 ? 32767 : (int)(ms / 1000);
+	cnt = s->gw->keepalive_max > 127 ? 127 : (int)s->gw->keepalive_max;
+	total = ms * s->gw->keepalive_max;
+	user_timeout = total > UINT32_MAX ? UINT32_MAX : (unsigned int)total;
+	if (setsockopt(s->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
+	    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof(secs)) != 0 ||
+	    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof(secs)) != 0 ||
+	    setsockopt(s->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0 ||
+	    setsockopt(s->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
+	               sizeof(user_timeout)) != 0)
+		s->host->log(s->t, WARREN_LOG_DEBUG, "TCP keepalive settings refused: %s",
+		             strerror(errno));
+}
+
 static void connected(struct wssh_session *s)
 {
 	int one = 1;
 
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	set_tcp_liveness(s);
 	freeaddrinfo(s->addrs);
 	s->addrs = s->next_addr = NULL;
 	s->host->log(s->t, WARREN_LOG_DEBUG, "TCP connected to %s", s->peer);
@@ -875,6 +1287,12 @@ static void on_socket(int fd, unsigned events, void *arg)
 	socklen_t len = sizeof(err);
 
 	wssh_enter(s);
+	/* Stashed bytes (session_send) go before anything libssh2 sends. */
+	if (s->stash_len && s->state >= WSSH_S_HANDSHAKE && s->state <= WSSH_S_UP &&
+	    stash_flush(s) != 0) {
+		wssh_fail(s, "connection to %s lost: %s", s->peer, strerror(errno));
+		goto out;
+	}
 	switch (s->state) {
 	case WSSH_S_CONNECTING:
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
@@ -895,6 +1313,7 @@ static void on_socket(int fd, unsigned events, void *arg)
 		arm_socket(s, 0);
 		break;
 	}
+out:
 	wssh_leave(s);
 }
 
@@ -945,8 +1364,9 @@ struct wssh_session *wssh_session_new(const struct warren_host *host, struct war
 	s->timer = host->timer_new(t, on_timer, s);
 	s->ka_timer = host->timer_new(t, on_keepalive, s);
 	s->kick_timer = host->timer_new(t, on_kick, s);
+	s->open_timer = host->timer_new(t, on_open_timer, s);
 	s->scratch = malloc(WSSH_IO_CHUNK);
-	if (!s->timer || !s->ka_timer || !s->kick_timer || !s->scratch) {
+	if (!s->timer || !s->ka_timer || !s->kick_timer || !s->open_timer || !s->scratch) {
 		session_destroy(s);
 		return NULL;
 	}
@@ -977,9 +1397,11 @@ static void session_close_ssh(struct wssh_session *s)
 	char sink[4096];
 	int i;
 
-	if (s->state == WSSH_S_UP && s->blocked == WSSH_OP_NONE && s->fd >= 0)
+	if (s->state == WSSH_S_UP && s->blocked == WSSH_OP_NONE && s->fd >= 0) {
 		libssh2_session_disconnect_ex(s->ssh, SSH_DISCONNECT_BY_APPLICATION,
 		                              "warren: tunnel stopped", "");
+		stash_flush(s); /* best effort, as the DISCONNECT itself */
+	}
 	if (s->fd >= 0) {
 		/* Unread input would make close() send a RST that can drop the
 		 * DISCONNECT still queued; read what is there (bounded). */
@@ -1006,6 +1428,7 @@ static void session_destroy(struct wssh_session *s)
 	s->host->timer_free(s->timer);
 	s->host->timer_free(s->ka_timer);
 	s->host->timer_free(s->kick_timer);
+	s->host->timer_free(s->open_timer);
 	wssh_x11_free(s);
 	/* Channels still in the request queue were never in s->channels. */
 	while ((r = s->req_head) != NULL) {
@@ -1025,11 +1448,13 @@ static void session_destroy(struct wssh_session *s)
 	if (s->addrs)
 		freeaddrinfo(s->addrs);
 	free(s->methods);
+	wssh_ppk_release(&s->ppk);
 	if (s->passphrase) {
 		explicit_bzero(s->passphrase, strlen(s->passphrase));
 		free(s->passphrase);
 	}
 	free(s->scratch);
+	free(s->stash);
 	free(s);
 }
 
