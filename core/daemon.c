@@ -346,9 +346,11 @@ static void begin_shutdown(void)
 	daemon_state.shutting_down = true;
 	wr_notify_stopping();
 	wr_control_close();
+	/* Each tunnel stops in its own order (ppp-ssh ends pppd through its
+	 * channel first); its leftover children are signalled when its
+	 * instance is destroyed, and wr_host_shutdown kills any straggler. */
 	while ((t = wr_tunnels_first()) != NULL)
 		wr_tunnel_destroy(t);
-	wr_host_children_terminate(NULL, 3000);
 	daemon_state.shutdown_timer = evtimer_new(wr_host_base(), shutdown_timeout, NULL);
 	evtimer_add(daemon_state.shutdown_timer, &tv);
 	maybe_finish_shutdown();

@@ -44,6 +44,10 @@
 #define SF_CONNECT_TIMEOUT_MS 10000 /* -R: per local target address */
 #define SF_SOCKS_MAX          1024  /* bytes of a SOCKS handshake */
 #define SF_SOCKS_TIMEOUT_MS   30000
+/* Connections at once on each forward: each may hold up to a channel window
+ * of data in memory behind a client that does not read (transports/ssh). */
+#define SF_MAX_CONNS_DEFAULT 1024
+#define SF_MAX_CONNS_LIMIT   1000000
 
 static const struct warren_host *host;
 
@@ -71,6 +75,7 @@ struct sf_conf {
 	struct fwd_conf *fwds;
 	size_t nfwds;
 	bool accept_remote;
+	unsigned max_connections; /* per forward */
 	const struct warren_gateway *gw;
 };
 
@@ -97,6 +102,7 @@ struct forward {
 	struct wssh_listener *rl; /* remote listener */
 	struct warren_timer *retry_timer;
 	struct warren_timer *pause_timer;
+	bool paused; /* accept failed (EMFILE...): pause_timer resumes */
 	uint64_t retry_ms;
 	char bound[300];
 	char last_error[SF_ERR_LEN];
@@ -274,6 +280,25 @@ static int parse_forward(struct warren_diag *diag, const struct warren_kv *kv, e
 	return 0;
 }
 
+static int parse_max_connections(struct warren_diag *diag, const struct warren_kv *kv,
+                                 unsigned *max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(kv->value, &end, 10);
+	if (errno || end == kv->value || *end != '\0' || kv->value[0] == '-' || v < 1 ||
+	    v > SF_MAX_CONNS_LIMIT) {
+		host->config_error(diag, kv->line,
+		                   "max_connections must be a whole number from 1 to %u, not '%s'",
+		                   SF_MAX_CONNS_LIMIT, kv->value);
+		return -1;
+	}
+	*max = (unsigned)v;
+	return 0;
+}
+
 static bool bind_is_remote(const struct fwd_conf *fc)
 {
 	if (fc->kind == FWD_REMOTE)
@@ -294,6 +319,7 @@ static int sf_config_parse(struct warren_diag *diag, const char *tunnel_name, in
 		return -1;
 	}
 	conf->gw = gw;
+	conf->max_connections = SF_MAX_CONNS_DEFAULT;
 	conf->fwds = calloc(nkeys ? nkeys : 1, sizeof(*conf->fwds));
 	if (!conf->fwds) {
 		host->config_error(diag, section_line, "out of memory");
@@ -320,10 +346,15 @@ static int sf_config_parse(struct warren_diag *diag, const char *tunnel_name, in
 			}
 			art_line = kv->line;
 			continue;
+		} else if (strcmp(kv->key, "max_connections") == 0) {
+			if (parse_max_connections(diag, kv, &conf->max_connections) != 0)
+				errors++;
+			continue;
 		} else {
 			host->config_error(diag, kv->line,
 			                   "unknown key '%s' for transport ssh-forward (known: "
-			                   "local, remote, dynamic, accept_remote_clients)",
+			                   "local, remote, dynamic, accept_remote_clients, "
+			                   "max_connections)",
 			                   kv->key);
 			errors++;
 			continue;
@@ -418,6 +449,17 @@ static void report_schedule(struct sf *sf)
 
 /* ---- connections ---- */
 
+/* Accept while listening, not paused and under max_connections: the
+ * kernel's backlog holds the clients meanwhile. */
+static void forward_update_accept(struct forward *f)
+{
+	if (!f->watch)
+		return;
+	host->watch_set(f->watch, !f->paused && f->nconns < f->sf->conf->max_connections
+	                              ? WARREN_EV_READ
+	                              : 0);
+}
+
 static void conn_free(struct conn *c)
 {
 	struct forward *f = c->f;
@@ -441,6 +483,8 @@ static void conn_free(struct conn *c)
 		wssh_channel_close(c->ch);
 	free(c->buf);
 	free(c);
+	if (f->nconns + 1 == f->sf->conf->max_connections)
+		forward_update_accept(f);
 }
 
 static struct conn *conn_new(struct forward *f, int fd)
@@ -604,6 +648,11 @@ static void on_accept(int lfd, unsigned events, void *arg)
 
 	(void)events;
 	for (i = 0; i < SF_ACCEPT_BATCH; i++) {
+		/* At the cap: the rest wait in the backlog (memory bound). */
+		if (f->nconns >= f->sf->conf->max_connections) {
+			forward_update_accept(f);
+			return;
+		}
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -612,7 +661,8 @@ static void on_accept(int lfd, unsigned events, void *arg)
 			 * spin; pause accepting for a moment. */
 			host->log(f->sf->t, WARREN_LOG_WARN, "%s %s: accept: %s; pausing",
 			          kind_names[f->fc->kind], f->fc->spec, strerror(errno));
-			host->watch_set(f->watch, 0);
+			f->paused = true;
+			forward_update_accept(f);
 			host->timer_arm(f->pause_timer, SF_ACCEPT_PAUSE_MS);
 			return;
 		}
@@ -642,8 +692,8 @@ static void on_pause(void *arg)
 {
 	struct forward *f = arg;
 
-	if (f->watch)
-		host->watch_set(f->watch, WARREN_EV_READ);
+	f->paused = false;
+	forward_update_accept(f);
 }
 
 /* ---- -R: connections from the gateway to a local target ---- */
@@ -735,9 +785,19 @@ static void on_remote_resolved(int error, struct addrinfo *addrs, void *arg)
 static void on_remote_accept(struct wssh_listener *l, struct wssh_channel *ch, void *arg)
 {
 	struct forward *f = arg;
-	struct conn *c = conn_new(f, -1);
+	struct conn *c;
 
 	(void)l;
+	/* The gateway accepted the connection already: past the cap it can
+	 * only be refused (closed at once: no window of data piles up). */
+	if (f->nconns >= f->sf->conf->max_connections) {
+		host->log(f->sf->t, WARREN_LOG_DEBUG,
+		          "remote %s: %u connections already (max_connections): refused",
+		          f->fc->spec, f->sf->conf->max_connections);
+		wssh_channel_close(ch);
+		return;
+	}
+	c = conn_new(f, -1);
 	if (!c) {
 		wssh_channel_close(ch);
 		return;
@@ -876,6 +936,7 @@ static void forward_stop(struct forward *f)
 		conn_free(f->conns);
 	host->timer_cancel(f->retry_timer);
 	host->timer_cancel(f->pause_timer);
+	f->paused = false;
 	host->watch_free(f->watch);
 	f->watch = NULL;
 	if (f->fd >= 0)

@@ -7,8 +7,9 @@
 #    the remote's stderr reaches the log and stays out of the data;
 #  - the link is seen through netlink: status names the interface, the route
 #    is installed through it;
-#  - the local "pppd" exiting, and the remote command exiting, each make the
-#    tunnel retry and come back by itself, with the reason in the log;
+#  - the local "pppd" exiting, the remote command exiting, and the SSH link
+#    dying each make the tunnel retry and come back by itself, with the
+#    reason in the log;
 #  - `warren down` removes the route before it sends SIGTERM, and reaps pppd;
 #    a pppd deaf to SIGTERM and to the hangup is SIGKILLed within the grace;
 #  - 20 up/down cycles leak nothing: the daemon's fds and the ptys back to
@@ -83,6 +84,16 @@ wait_for "[[ \$(tunnel_get vpn state) == up && \$(tunnel_get vpn restarts) -gt $
 	fail "not back up: $(tunnel_get vpn)"
 alive "$PID2" && fail "the pppd $PID2 of the failed round still exists"
 
+step "the SSH link dies (sshd stopped): pppd ended, the route gone, retrying; sshd back: up again"
+PIDS=$(tunnel_get vpn details.pppd_pid)
+stop_sshd
+wait_state vpn retrying 15
+wait_for "! alive $PIDS" 6 || fail "pppd $PIDS outlived the SSH link"
+[[ -z $(ip -4 route show "$ROUTE") ]] || fail "route left after the SSH link died"
+start_sshd
+wait_state vpn up 30
+assert_eq "$(tunnel_get vpn details.routes.0.installed)" true "route installed again"
+
 step "warren down: the route goes first, then SIGTERM; pppd reaped"
 PID3=$(tunnel_get vpn details.pppd_pid)
 IFACE=$(tunnel_get vpn details.interface)
@@ -146,4 +157,4 @@ alive "$PID5" && fail "pppd $PID5 outlived the daemon"
 grep -q "did not finish stopping" "$DAEMON_LOG" && fail "the core had to cut the stop short"
 grep -q "term route_present=no $PID5" "$PPP_DIR/events" || fail "no orderly SIGTERM: $(ppp_events)"
 [[ -z $(ip -4 route show "$ROUTE") ]] || fail "route left after the daemon stopped"
-pass "bytes both ways intact, routes via netlink, retry on either end's exit, SIGTERM/SIGKILL, 20 cycles: fds $FD0 -> $FD1, ptys $PTS0 -> $PTS1"
+pass "bytes both ways intact, routes via netlink, retry on pppd exit, remote exit and SSH death, SIGTERM/SIGKILL, 20 cycles: fds $FD0 -> $FD1, ptys $PTS0 -> $PTS1"

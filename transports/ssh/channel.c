@@ -105,10 +105,12 @@ static void link_channel(struct wssh_channel *c)
 	s->channels = c;
 }
 
-/* Close the local fd. reset: the bridge was cut short (the session lost,
- * a channel or fd error, the owner's abort), and the client must learn it:
- * a RST (SO_LINGER 0, as relay.c does) instead of the FIN that would pass a
- * truncated download off as complete. An orderly end keeps its FIN. */
+/* Close the local fd. reset: the bridge was cut short (the session lost, a
+ * channel or fd error), and the client must learn it: a RST (SO_LINGER 0, as
+ * relay.c does) instead of the FIN that would pass a truncated download off
+ * as complete. An orderly end keeps its FIN, and so does a close by the
+ * owner while the session lives (a tunnel stopped: ssh -L closes its
+ * clients so too, and an idle client lost nothing). */
 static void close_fd(struct wssh_channel *c, bool reset)
 {
 	c->s->host->watch_free(c->watch);
@@ -133,7 +135,8 @@ void wssh_channel_destroy(struct wssh_channel *c)
 		unlink_channel(c);
 	c->s->window_extra -= c->window_extra;
 	wssh_exec_destroy(c);
-	close_fd(c, true); /* still attached: the session is going away */
+	/* Still attached: the session is being freed, lost or stopped. */
+	close_fd(c, c->s->state == WSSH_S_DEAD);
 	free(c->type);
 	free(c->msg);
 	free(c->up);
@@ -1097,7 +1100,8 @@ void wssh_channel_close(struct wssh_channel *c)
 		}
 		return;
 	}
-	finish(c, true);
+	/* A reset only when the session is lost (see close_fd). */
+	finish(c, c->s->state == WSSH_S_DEAD);
 }
 
 struct wssh_listener *wssh_listen(struct wssh_session *s, const char *bind, uint16_t port,

@@ -54,9 +54,6 @@
 #define OPEN_REPLY_MAX_US (180ull * 1000000)
 /* Each read or write on the agent's socket waits at most this long. */
 #define AGENT_IO_MS 1000
-/* With keepalive off, how often a session with nothing to read through is
- * read anyway (sshd's own keepalives want answers). */
-#define IDLE_READ_MS 30000
 /* BAD_USE wakeups in a row before the session is given up. */
 #define BAD_USE_MAX 64
 
@@ -164,21 +161,12 @@ static void arm_socket(struct wssh_session *s, unsigned events)
 	}
 }
 
-/* Can anything of the pump read the socket (read_fallback, or the head
- * request's own step)? */
-static bool has_reader(struct wssh_session *s)
-{
-	return s->channels || s->listeners || s->req_head;
-}
-
 /* Arm by block_directions (rule 2); a half-sent packet waits for writable
  * only, so that a readable socket nobody may read cannot spin the loop. A
  * packet in the way that is not the blocked call's own (BAD_USE) is one
  * that only a read finishes: wait for input then, not for writable, which
- * would repeat the call at once, again and again. A session with nothing
- * to read through leaves a readable socket to the keepalive timer (it
- * would only spin the loop meanwhile). Stashed bytes (session_send) wait
- * for writable in every case. */
+ * would repeat the call at once, again and again. Stashed bytes
+ * (session_send) wait for writable in every case. */
 static void arm_by_directions(struct wssh_session *s)
 {
 	int dirs = libssh2_session_block_directions(s->ssh);
@@ -189,8 +177,7 @@ static void arm_by_directions(struct wssh_session *s)
 	} else {
 		if ((dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND) || s->want_write)
 			ev |= WARREN_EV_WRITE;
-		if (has_reader(s))
-			ev |= WARREN_EV_READ;
+		ev |= WARREN_EV_READ;
 	}
 	if (s->stash_len)
 		ev |= WARREN_EV_WRITE;
@@ -306,6 +293,15 @@ static bool check_blocked(struct wssh_session *s, int rc, enum wssh_op op, void 
 	return false;
 }
 
+/* Has the peer sent bytes nobody read yet (or closed the connection)? */
+static bool socket_has_input(struct wssh_session *s)
+{
+	char byte;
+	ssize_t n = recv(s->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* The outcome of a reader's call: a read may leave one of libssh2's
  * automatic replies half-sent even when it returns 0 (rule 1), and then
  * it is the call to repeat. */
@@ -328,9 +324,12 @@ static int reader_rc(struct wssh_session *s, int rc)
  * channel can, libssh2_poll with timeout 0 reads through any channel or
  * listener: it reads until EAGAIN whenever poll(2) calls the socket
  * readable (it leaves alone what libssh2 buffered without processing, which
- * the channel calls of the pass take). A session with nothing to read
- * through is left to the keepalive timer (arm_by_directions, on_keepalive).
- * None of these sends a packet of its own, and none opens a window. */
+ * the channel calls of the pass take). None of these sends a packet of its
+ * own, and none opens a window. With neither, an open in flight reads in
+ * its own step; with nothing at all, the liveness probe does, whose open
+ * reads until the server's answer: queued only when bytes wait (sshd's own
+ * keepalive wants an answer: left unread until the keepalive timer, it got
+ * idle sessions dropped by sshd), so its answer's wakeup queues none. */
 static int read_fallback(struct wssh_session *s)
 {
 	LIBSSH2_POLLFD pfd;
@@ -369,8 +368,13 @@ static int read_fallback(struct wssh_session *s)
 			pfd.fd.listener = l->l;
 		}
 	}
-	if (!pfd.type)
+	if (!pfd.type) {
+		if (!s->req_head && socket_has_input(s)) {
+			wssh_request_queue(s, &s->probe);
+			s->kick = true; /* the next pass starts it */
+		}
 		return WSSH_DONE;
+	}
 	pfd.events = LIBSSH2_POLLFD_POLLIN;
 	libssh2_poll(&pfd, 1, 0);
 	/* libssh2_poll keeps a read's errors to itself. */
@@ -692,15 +696,6 @@ bool wssh_small_send_ok(struct wssh_session *s)
 
 /* ---- liveness (rule 8) ---- */
 
-/* Has the peer sent bytes nobody read yet (or closed the connection)? */
-static bool socket_has_input(struct wssh_session *s)
-{
-	char byte;
-	ssize_t n = recv(s->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-
-	return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
 /* The head of the queue is a channel open that was sent and has no answer
  * yet, and not for too long. */
 static bool open_awaits_reply(struct wssh_session *s)
@@ -714,24 +709,11 @@ static bool open_awaits_reply(struct wssh_session *s)
 static void on_keepalive(void *arg)
 {
 	struct wssh_session *s = arg;
-	bool unread;
 
 	if (s->state != WSSH_S_UP)
 		return;
 	wssh_enter(s);
-	/* A session with nothing to read through does not watch its socket
-	 * (arm_by_directions): what came meanwhile (sshd's own keepalive, a
-	 * late reply) is read here, by the probe, whose open reads until its
-	 * answer. It also proves the peer alive. */
-	unread = !has_reader(s) && socket_has_input(s);
-	if (s->gw->keepalive_ms == 0 || s->gw->keepalive_max == 0) {
-		if (unread && !s->probe.queued)
-			wssh_request_queue(s, &s->probe);
-		s->host->timer_arm(s->ka_timer, IDLE_READ_MS);
-		wssh_pump(s);
-		goto out;
-	}
-	if (s->rx_seen || unread) {
+	if (s->rx_seen) {
 		s->rx_seen = false;
 		s->ka_missed = 0;
 	} else if (open_awaits_reply(s)) {
@@ -747,9 +729,7 @@ static void on_keepalive(void *arg)
 		          s->peer, s->ka_missed, (unsigned long long)(s->gw->keepalive_ms / 1000));
 		goto out;
 	}
-	/* The probe is queued from here only: queued from the pump, its own
-	 * answer's wakeup queued the next one. */
-	if ((s->ka_missed > 0 || unread) && !s->probe.queued)
+	if (s->ka_missed > 0 && !s->probe.queued)
 		wssh_request_queue(s, &s->probe);
 	s->host->timer_arm(s->ka_timer, s->gw->keepalive_ms);
 	wssh_pump(s);
@@ -787,11 +767,8 @@ static int auth_done(struct wssh_session *s)
 	             libssh2_session_methods(s->ssh, LIBSSH2_METHOD_CRYPT_CS),
 	             libssh2_session_methods(s->ssh, LIBSSH2_METHOD_MAC_CS),
 	             libssh2_session_methods(s->ssh, LIBSSH2_METHOD_COMP_CS));
-	/* With keepalives off the timer still reads for a session that has
-	 * nothing to read through (on_keepalive). */
-	s->host->timer_arm(s->ka_timer, s->gw->keepalive_ms > 0 && s->gw->keepalive_max > 0
-	                                    ? s->gw->keepalive_ms
-	                                    : IDLE_READ_MS);
+	if (s->gw->keepalive_ms > 0 && s->gw->keepalive_max > 0)
+		s->host->timer_arm(s->ka_timer, s->gw->keepalive_ms);
 	if (s->cbs->up)
 		s->cbs->up(s, s->arg);
 	return 0;
