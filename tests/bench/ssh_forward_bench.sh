@@ -6,9 +6,10 @@
 # BENCH_ROUNDS rounds and the median is reported as a ratio warren/OpenSSH:
 #
 #   - single-stream throughput on loopback, upload (the client sends, the
-#     forwarder encrypts) and download (the forwarder decrypts), and the CPU
-#     seconds per GB the forwarder process used (utime+stime from
-#     /proc/PID/stat, before and after);
+#     forwarder encrypts) and download (the forwarder decrypts), after one
+#     unrecorded warm-up transfer each way, and the CPU seconds per GB the
+#     forwarder process used (utime+stime from /proc/PID/stat, before and
+#     after); for information the same for the sshd serving each side;
 #   - download over a long path: a delay relay (benchtool relay: 50 ms each
 #     way, it reads at once and queues without bound, so it adds latency and
 #     no window) between the forwarder and sshd; the source sits behind sshd;
@@ -16,8 +17,12 @@
 #   - round-trip time of 1-byte messages on one forwarded connection;
 #   - forwarded connections per second (connect, one byte echoed, close),
 #     one at a time and BENCH_CONC at a time;
-#   - RSS per idle forwarded connection, with BENCH_IDLE open (on fresh
-#     processes: this runs first).
+#   - RSS per idle forwarded connection: BENCH_IDLE connections opened
+#     without a byte sent, counted once sshd has connected each to the echo
+#     server (ss), on fresh processes (this runs first). ssh's 1.7 KiB in
+#     issue 3 is this figure; after one byte each way OpenSSH keeps ~33 KiB
+#     of channel buffers per connection; warren frees its buffers when
+#     empty (2.2 KiB per connection either way).
 #
 # Then, unless BENCH_PERF=0, one more upload and download with `perf record
 # -g` on the daemon, and the split of its CPU by DSO.
@@ -26,7 +31,9 @@
 # OpenSSH, ratio, target, met?) and exits 0 unless something broke (a
 # transfer failed, a process died). Everything listens and connects on
 # 127.0.0.1 only; every loop is bounded in count and time; common.sh's trap
-# stops all it started. About 5 minutes with the defaults on 2 cores.
+# stops all it started. 3-4 minutes with the defaults on 2 cores. The load
+# average is printed with the table: on a shared machine, other work moves
+# the figures (CPU per GB less than throughput).
 #
 # Helpers: tests/bench/benchtool.c (servers, clients, the delay relay), built
 # here with cc into the temp dir.
