@@ -207,7 +207,9 @@ void wr_plugins_load_dir(struct wr_plugin_set *set, const char *dir,
 		}
 	}
 	closedir(d);
-	qsort(names, nnames, sizeof(*names), compare_names);
+	/* An empty directory leaves names NULL: qsort's pointer must not be. */
+	if (nnames > 1)
+		qsort(names, nnames, sizeof(*names), compare_names);
 	for (size_t i = 0; i < nnames; i++) {
 		char *path = wr_xasprintf("%s/%s", dir, names[i]);
 		char *name = name_from_path(path);
