@@ -580,7 +580,8 @@ static char **list_sessions(const char *dir, size_t *count)
 		free(path);
 	}
 	closedir(d);
-	qsort(names, *count, sizeof(*names), name_cmp);
+	if (*count > 1) /* an empty folder leaves names NULL, which qsort must not get */
+		qsort(names, *count, sizeof(*names), name_cmp);
 	return names;
 }
 

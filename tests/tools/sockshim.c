@@ -108,7 +108,8 @@ int accept(int fd, struct sockaddr *addr, socklen_t *len)
 	static int (*real_accept)(int, struct sockaddr *, socklen_t *);
 
 	if (!real_accept)
-		real_accept = (int (*)(int, struct sockaddr *, socklen_t *))dlsym(RTLD_NEXT, "accept");
+		real_accept =
+		    (int (*)(int, struct sockaddr *, socklen_t *))dlsym(RTLD_NEXT, "accept");
 	return shrink(real_accept(fd, addr, len));
 }
 

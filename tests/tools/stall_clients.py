@@ -2,14 +2,15 @@
 """stall_clients.py: clients that read nothing for a while (loopback only).
 
 Opens --conns connections to 127.0.0.1:--port (a server that only sends,
-such as source_server.py, usually through a tunnel), writes --ready-file
-once all are connected, then reads nothing until --release-file exists.
+such as source_server.py, usually through a tunnel), reads the first
+--read-first bytes of each (default none), writes --ready-file, then reads
+nothing until --release-file exists.
 Then it reads every connection to its end and checks that each got exactly
 --expect bytes and an orderly EOF. --rcvbuf shrinks each socket's receive
 buffer, so that little of the data can wait in the kernel.
 
   stall_clients.py --port P --conns N --expect BYTES --ready-file F \\
-                   --release-file F [--rcvbuf N] [--max-seconds S]
+                   --release-file F [--read-first BYTES] [--rcvbuf N] [--max-seconds S]
 Prints "stall_clients: N connections, TOTAL bytes, all complete" and exits 0,
 or one line per connection that went wrong and exits 1.
 """
@@ -30,6 +31,7 @@ def main():
     p.add_argument("--expect", type=wtools.parse_size, required=True)
     p.add_argument("--ready-file", required=True)
     p.add_argument("--release-file", required=True)
+    p.add_argument("--read-first", type=wtools.parse_size, default=0)
     p.add_argument("--rcvbuf", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=120.0)
     args = p.parse_args()
@@ -43,6 +45,14 @@ def main():
         s.settimeout(30)
         s.connect(("127.0.0.1", args.port))
         socks.append(s)
+    first = [0] * len(socks)
+    for i, s in enumerate(socks):
+        while first[i] < args.read_first:
+            data = s.recv(min(1 << 20, args.read_first - first[i]))
+            if not data:
+                print("stall_clients: connection %d ended after %d bytes" % (i, first[i]), file=sys.stderr)
+                return 1
+            first[i] += len(data)
     wtools.write_atomic(args.ready_file, "%d\n" % len(socks))
     while not os.path.exists(args.release_file):
         if time.monotonic() > deadline:
@@ -52,7 +62,7 @@ def main():
     bad = 0
     total = 0
     for i, s in enumerate(socks):
-        got = 0
+        got = first[i]
         end = "eof"
         s.settimeout(max(1.0, deadline - time.monotonic()))
         try:

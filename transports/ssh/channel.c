@@ -161,14 +161,16 @@ static void finish(struct wssh_channel *c, bool reset)
 		cb(c, arg);
 }
 
-static void update_watch(struct wssh_channel *c)
+/* blocked: the session has a half-sent packet to finish first (rule 1),
+ * so what the fd gives could not go anywhere: leave it unread. */
+static void update_watch(struct wssh_channel *c, bool blocked)
 {
 	unsigned ev = 0;
 
 	if (!c->watch)
 		return;
 	if (c->state == WSSH_C_OPEN) {
-		if (!c->local_eof && !c->up && c->s->blocked == WSSH_OP_NONE)
+		if (!c->local_eof && !c->up && !blocked)
 			ev |= WARREN_EV_READ;
 		if (c->down)
 			ev |= WARREN_EV_WRITE;
@@ -572,10 +574,13 @@ int wssh_channel_step(struct wssh_channel *c)
 		if (!progress)
 			break;
 	}
-	update_watch(c);
+	/* Done, even when this step was the repeat of the session's
+	 * blocked call: the pump clears the block on return, and nothing else
+	 * would arm the fd again (a disarmed fd sends no event). */
+	update_watch(c, false);
 	return WSSH_DONE;
 out_block:
-	update_watch(c);
+	update_watch(c, true);
 	return WSSH_BLOCK;
 failed:
 	s->host->log(s->t, WARREN_LOG_DEBUG, "channel closed on error: %s",
@@ -643,7 +648,7 @@ static void on_fd(int fd, unsigned events, void *arg)
 			wssh_leave(s);
 			return;
 		}
-		update_watch(c);
+		update_watch(c, true);
 		return;
 	}
 	/* A channel call reads the transport for every channel (rule 4):

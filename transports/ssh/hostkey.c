@@ -6,7 +6,12 @@
  * here ("[host]:port" off port 22, the plain host on it) and checked alone.
  * The file is fed to libssh2 line by line, since libssh2_knownhost_readfile
  * stops at the first line it cannot parse (@cert-authority, new key types)
- * and would hide every entry after it.
+ * and would hide every entry after it. libssh2 knows no markers: @revoked
+ * lines are read here (a key under one is refused, whatever else the file
+ * says and in every mode), and @cert-authority lines are skipped and said
+ * so (libssh2 1.10 has no host certificates). A file that exists but cannot
+ * be read is an error, never an empty list: accept-new would otherwise
+ * take any key, and strict would call a known host unknown.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,28 +63,112 @@ static void known_name(struct wssh_session *s, char *buf, size_t len)
 		snprintf(buf, len, "[%s]:%u", s->gw->host, s->gw->port);
 }
 
-static LIBSSH2_KNOWNHOSTS *load_known_hosts(struct wssh_session *s)
+/* Base64 text of a known_hosts key to its blob; the length, or -1. */
+static int decode_b64(const char *text, size_t len, unsigned char **blob)
 {
-	LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(s->ssh);
+	int n;
+
+	*blob = malloc(len + 3);
+	if (!*blob)
+		return -1;
+	n = EVP_DecodeBlock(*blob, (const unsigned char *)text, (int)len);
+	if (n < 0) {
+		free(*blob);
+		*blob = NULL;
+		return -1;
+	}
+	/* EVP_DecodeBlock counts the padding as zero bytes. */
+	while (len > 0 && text[len - 1] == '=') {
+		len--;
+		n--;
+	}
+	return n;
+}
+
+/* "@revoked HOSTS TYPE KEY [COMMENT]": is KEY the one the gateway sent?
+ * Whatever HOSTS says: a key revoked for one name is not trusted for any. */
+static bool revoked_line_matches(const char *line, const char *key, size_t keylen)
+{
+	const char *p = line, *b64;
+	unsigned char *blob;
+	size_t len;
+	int i, n;
+	bool match;
+
+	/* The marker, the host patterns, the key type: three fields. */
+	for (i = 0; i < 3; i++) {
+		p += strspn(p, " \t");
+		p += strcspn(p, " \t\r\n");
+	}
+	p += strspn(p, " \t");
+	b64 = p;
+	len = strcspn(p, " \t\r\n");
+	if (!key || len == 0)
+		return false;
+	n = decode_b64(b64, len, &blob);
+	if (n < 0)
+		return false;
+	match = (size_t)n == keylen && memcmp(blob, key, keylen) == 0;
+	free(blob);
+	return match;
+}
+
+/* Read known_hosts into *khp (NULL when there is no file: nothing is
+ * known). key (NULL: not known yet) is the gateway's key blob: *revoked
+ * tells whether an @revoked line names it. Returns 0, or an errno. */
+static int load_known_hosts(struct wssh_session *s, const char *key, size_t keylen,
+                            LIBSSH2_KNOWNHOSTS **khp, bool *revoked)
+{
+	LIBSSH2_KNOWNHOSTS *kh;
 	FILE *f;
-	char *line = NULL;
+	char *line = NULL, *p;
 	size_t cap = 0;
 	ssize_t n;
+	unsigned lineno = 0;
+	int err = 0;
 
-	if (!kh)
-		return NULL;
+	*khp = NULL;
+	*revoked = false;
 	f = fopen(s->gw->known_hosts, "re");
 	if (!f)
-		return kh; /* no file: nothing is known */
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (line[0] == '#' || line[0] == '\n')
-			continue;
-		/* A line libssh2 cannot parse is skipped, as OpenSSH does. */
-		libssh2_knownhost_readline(kh, line, (size_t)n, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+		return errno == ENOENT ? 0 : errno;
+	kh = libssh2_knownhost_init(s->ssh);
+	if (!kh) {
+		fclose(f);
+		return ENOMEM;
 	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		p = line + strspn(line, " \t");
+		if (*p == '#' || *p == '\n' || *p == '\r' || *p == '\0')
+			continue;
+		if (strncmp(p, "@revoked", 8) == 0 && (p[8] == ' ' || p[8] == '\t')) {
+			if (revoked_line_matches(p, key, keylen))
+				*revoked = true;
+			continue;
+		}
+		if (*p == '@') {
+			s->host->log(s->t, WARREN_LOG_DEBUG,
+			             "%s:%u: %.*s lines are not supported (libssh2 %s has no host "
+			             "certificates): ignored",
+			             s->gw->known_hosts, lineno, (int)strcspn(p, " \t\r\n"), p,
+			             libssh2_version(0));
+			continue;
+		}
+		/* A line libssh2 cannot parse is skipped, as OpenSSH does. */
+		libssh2_knownhost_readline(kh, p, (size_t)n - (size_t)(p - line),
+		                           LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+	}
+	if (ferror(f))
+		err = errno ? errno : EIO;
 	free(line);
 	fclose(f);
-	return kh;
+	if (err) {
+		libssh2_knownhost_free(kh);
+		return err;
+	}
+	*khp = kh;
+	return 0;
 }
 
 /* OpenSSH's fingerprint: "SHA256:" and unpadded base64 of the key blob's
@@ -137,12 +226,14 @@ int wssh_hostkey_prefs(struct wssh_session *s)
 	char name[300], known[256] = "", rest[256] = "";
 	static const char dummy[] = "AAAA";
 	size_t i;
+	bool revoked;
 	int rc;
 
 	if (!s->gw->known_hosts || s->gw->host_key_check == WARREN_HOSTKEY_OFF)
 		return 0;
-	kh = load_known_hosts(s);
-	if (!kh)
+	/* A file that cannot be read fails the check after the handshake,
+	 * with the reason. */
+	if (load_known_hosts(s, NULL, 0, &kh, &revoked) != 0 || !kh)
 		return 0;
 	known_name(s, name, sizeof(name));
 	for (i = 0; i < N_KEY_TYPES; i++) {
@@ -210,7 +301,8 @@ int wssh_hostkey_check(struct wssh_session *s)
 	const struct key_type *kt;
 	const char *key;
 	size_t keylen = 0;
-	int type = 0, rc, ret = -1;
+	int type = 0, rc, err, ret = -1;
+	bool revoked;
 	char name[300], seen[100], expected[100];
 
 	key = libssh2_session_hostkey(s->ssh, &keylen, &type);
@@ -234,11 +326,28 @@ int wssh_hostkey_check(struct wssh_session *s)
 		          "host key for %s: unsupported key type %d", name, type);
 		goto out;
 	}
-	kh = load_known_hosts(s);
-	if (!kh) {
-		wssh_setf(s->last_error, sizeof(s->last_error), "host key for %s: out of memory",
-		          name);
+	err = load_known_hosts(s, key, keylen, &kh, &revoked);
+	if (err) {
+		wssh_setf(s->last_error, sizeof(s->last_error),
+		          "host key for %s: cannot read %s: %s; host key verification failed", name,
+		          gw->known_hosts, strerror(err));
 		goto out;
+	}
+	if (revoked) {
+		wssh_setf(s->last_error, sizeof(s->last_error),
+		          "host key for %s: the %s key the remote host sent (%s) is marked "
+		          "@revoked in %s; host key verification failed",
+		          name, kt->label, seen, gw->known_hosts);
+		goto out;
+	}
+	if (!kh) {
+		/* No file yet: nothing is known. */
+		kh = libssh2_knownhost_init(s->ssh);
+		if (!kh) {
+			wssh_setf(s->last_error, sizeof(s->last_error),
+			          "host key for %s: out of memory", name);
+			goto out;
+		}
 	}
 	rc = libssh2_knownhost_checkp(
 	    kh, name, -1, key, keylen,

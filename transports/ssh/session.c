@@ -9,19 +9,22 @@
  *
  * The pump follows ../shared/notes/libssh2-1.10.md:
  *  rule 1: a call that leaves a half-sent packet (EAGAIN with OUTBOUND, or
- *          BAD_USE) is recorded in s->blocked and repeated before any other
- *          call on the session;
+ *          BAD_USE, or OUTBOUND after a call that returned success) is
+ *          recorded in s->blocked and repeated before any other call on the
+ *          session; small packets are never left half-sent at all, since
+ *          libssh2 builds some on its own stack (session_send);
  *  rule 2: the socket watch follows libssh2_session_block_directions;
  *  rule 5: opens and tcpip-forward requests wait in one queue;
- *  rule 6: every wakeup ends with a reader, so a readable socket is always
- *          drained and never busy-loops;
+ *  rule 6: every wakeup has a reader that really reads (read_fallback), so
+ *          a readable socket is always drained and never busy-loops;
  *  rule 7: channels leave through channel_free on later wakeups;
  *  rule 8: no libssh2_keepalive_send: liveness is tracked by the bytes the
  *          recv callback sees, and an idle link is probed with a channel open
  *          of an unknown type, which every server must refuse (RFC 4254 5.1):
  *          a request with a reply that libssh2 consumes, unlike the global
  *          request replies that pile up (#623) and would later be taken for
- *          the answer to a tcpip-forward.
+ *          the answer to a tcpip-forward. TCP keepalive and TCP_USER_TIMEOUT
+ *          catch a dead link below SSH, also while the probe must wait.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -323,8 +326,9 @@ static int reader_rc(struct wssh_session *s, int rc)
  * reads instead, until its CLOSE; a channel past both is skipped. When no
  * channel can, libssh2_poll with timeout 0 reads through any channel or
  * listener: it reads until EAGAIN whenever poll(2) calls the socket
- * readable (it leaves alone what libssh2 buffered without processing, which
- * the channel calls of the pass take). None of these sends a packet of its
+ * readable (packets libssh2 buffered without processing wait for the next
+ * arrival then; a channel just opened, which wait_eof reads through, takes
+ * them at once). None of these sends a packet of its
  * own, and none opens a window. With neither, an open in flight reads in
  * its own step; with nothing at all, the liveness probe does, whose open
  * reads until the server's answer: queued only when bytes wait (sshd's own

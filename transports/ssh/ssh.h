@@ -33,7 +33,9 @@ struct wssh_listener;
  * session's channel open round trip times 256 MB/s), so a long path gets up
  * to 16 MiB while a LAN keeps 2 MiB (a larger window there only makes sshd
  * buffer more). The window is also the bound on what libssh2 may queue for
- * one connection whose local reader is slow (the peer cannot send past it). */
+ * one connection whose local reader is slow (the peer cannot send past it):
+ * so what a window gets above 2 MiB comes from a budget of 64 MiB per
+ * session, claimed once data flows (channel.c, WINDOW_BUDGET). */
 #define WSSH_WINDOW_LARGE (16u * 1024 * 1024)
 
 struct wssh_session_cbs {
