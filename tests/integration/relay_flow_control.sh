@@ -23,7 +23,9 @@ wait_state slow up
 BASE_RSS=$(rss_kib "$DAEMON_PID")
 
 step "the client pushes into a reader that does not read"
-echo "$LPORT" >"$TEST_DIR/tunnel.port"
+# Written whole, then renamed: the client must never read a half-written file.
+echo "$LPORT" >"$TEST_DIR/tunnel.port.tmp"
+mv "$TEST_DIR/tunnel.port.tmp" "$TEST_DIR/tunnel.port"
 wait_for "[[ -s '$TEST_DIR/sent' ]]" 30 || fail "the client never blocked: $(cat "$TEST_DIR/stall.log")"
 SENT=$(<"$TEST_DIR/sent")
 STALLED_RSS=$(rss_kib "$DAEMON_PID")

@@ -48,7 +48,7 @@ wait_state soak up 20
 fd_count() { find "/proc/$DAEMON_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 rss_kb() { awk '/^RssAnon:/ { print $2 }' "/proc/$DAEMON_PID/status"; }
 asan=no
-grep -q libasan "/proc/$DAEMON_PID/maps" && asan=yes
+sanitized_build && asan=yes
 
 # The clients that keep connecting: one transfer after another (16 KB each
 # way, 2 connections), failures expected while sshd is down. Bounded by

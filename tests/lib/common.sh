@@ -406,6 +406,14 @@ stop_daemon() {
 
 status_json() { warren_cli status --json; }
 
+# sanitized_build: the binary under test was built with --enable-sanitizers
+# (ASan). Its RSS then says nothing (freed memory sits in ASan's quarantine),
+# and an LD_PRELOAD shim must come after libasan (or set
+# ASAN_OPTIONS=verify_asan_link_order=0).
+sanitized_build() {
+	grep -qa __asan_init "$WARREN_BIN" # linked to libasan (gcc) or with it (clang)
+}
+
 # json_get JSON PATH: print the value at PATH, a dot-separated path where a
 # number indexes a list and KEY=VALUE picks the list item whose KEY is VALUE:
 #   json_get "$js" tunnels.name=web.details.forwards.0.bound
