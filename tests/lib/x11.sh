@@ -56,8 +56,15 @@ start_xvfb() {
 		XVFB_COOKIE=$(new_cookie)
 		register_secret "$XVFB_COOKIE"
 		xauth -q -f "$XVFB_AUTH" add "$XVFB_DISPLAY" MIT-MAGIC-COOKIE-1 "$XVFB_COOKIE"
+		# -noreset: by default an X server resets when its last running
+		# client leaves, and the reset kills every connection still in
+		# its setup (accepted, setup not yet processed): the client gets
+		# EPIPE or ECONNRESET. A desktop never gets there (the window
+		# manager stays connected); this Xvfb has no client of its own,
+		# so with 20 clients at once under load one could finish before
+		# another's setup was read, and the reset killed that one.
 		spawn "$TEST_DIR/xvfb.log" Xvfb "$XVFB_DISPLAY" -auth "$XVFB_AUTH" -nolisten tcp \
-			-screen 0 "${XVFB_SIZE}x24"
+			-noreset -screen 0 "${XVFB_SIZE}x24"
 		XVFB_PID=$SPAWNED_PID
 		if wait_for "DISPLAY=$XVFB_DISPLAY XAUTHORITY=$XVFB_AUTH xdpyinfo" 10; then
 			break
