@@ -2,7 +2,7 @@
 # tests/fuzz/run.sh: build warren's libFuzzer targets with clang and run
 # each for a bounded time (`make fuzz` calls this).
 #
-#   run.sh [--build-only] [TARGET...]     targets: config endpoint values socks putty x11
+#   run.sh [--build-only] [TARGET...]     targets: config endpoint values socks putty x11 ppk
 #
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 60)
@@ -14,6 +14,7 @@
 #
 # Each target is built from tests/fuzz/fuzz_TARGET.c plus the core's sources
 # (and socks.c) instrumented with -fsanitize=fuzzer,address,undefined, and
+# (ppk: transports/ssh/ppk.c and keyfile.c, linked with libcrypto) and
 # run with -max_total_time=FUZZ_SECONDS on a working copy of its seed corpus.
 # A target that crashes, leaks, trips UBSan or an invariant (FUZZ_CHECK)
 # fails, and its input is kept as FUZZ_OUT/crashes/TARGET-*: copy that file
@@ -32,13 +33,16 @@ jobs=${FUZZ_JOBS:-2}
 ALL_TARGETS=(config endpoint values socks putty)
 X11_SOURCES=("$top/plugins/x11/display.c" "$top/plugins/x11/setup.c")
 [[ -f ${X11_SOURCES[1]} ]] && ALL_TARGETS+=(x11) # the x11 plugin's parsers
+# The SSH transport's .ppk reader: its own sources and libcrypto, for it alone.
+PPK_SOURCES=("$top/transports/ssh/ppk.c" "$top/transports/ssh/keyfile.c")
+ALL_TARGETS+=(ppk)
 
 build_only=no
 targets=()
 for a in "$@"; do
 	case $a in
 	--build-only) build_only=yes ;;
-	-h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) targets+=("$a") ;;
 	esac
 done
@@ -55,6 +59,10 @@ CFLAGS+=" -DPACKAGE_VERSION=\"fuzz\" -DVERSION=\"fuzz\" -DWARREN_PLUGIN_DIR=\"/n
 EVENT_CFLAGS=($(pkg-config --cflags libevent 2>/dev/null || true))
 # shellcheck disable=SC2207
 EVENT_LIBS=($(pkg-config --libs libevent 2>/dev/null || echo -levent))
+# shellcheck disable=SC2207
+PPK_CFLAGS=(-I"$top/transports/ssh" $(pkg-config --cflags libssh2 libcrypto 2>/dev/null || true))
+# shellcheck disable=SC2207
+PPK_LIBS=($(pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto))
 
 # --- build -------------------------------------------------------------------
 # The code under test gets coverage (fuzzer-no-link); the driver links libFuzzer.
@@ -81,9 +89,22 @@ build() {
 	((rc == 0)) || { echo "fuzz: compiling the core with $cc failed" >&2; return 1; }
 	for t in "${targets[@]}"; do
 		[[ -f $here/fuzz_$t.c ]] || { echo "fuzz: no target '$t' ($here/fuzz_$t.c)" >&2; return 1; }
+		local xcflags=() xobjs=() xlibs=()
+		if [[ $t == ppk ]]; then
+			xcflags=("${PPK_CFLAGS[@]}")
+			xlibs=("${PPK_LIBS[@]}")
+			for s in "${PPK_SOURCES[@]}"; do
+				o="$out/obj/ssh-$(basename "$s" .c).o"
+				xobjs+=("$o")
+				if [[ ! -f $o || $s -nt $o || $top/transports/ssh/internal.h -nt $o || $here/run.sh -nt $o ]]; then
+					# shellcheck disable=SC2086
+					"$cc" $CFLAGS -fsanitize=fuzzer-no-link "${xcflags[@]}" -c "$s" -o "$o" || return 1
+				fi
+			done
+		fi
 		# shellcheck disable=SC2086
-		"$cc" $CFLAGS -fsanitize=fuzzer "${EVENT_CFLAGS[@]}" "$here/fuzz_$t.c" "${objs[@]}" \
-			"${EVENT_LIBS[@]}" -ldl -o "$out/bin/fuzz_$t" || return 1
+		"$cc" $CFLAGS -fsanitize=fuzzer "${EVENT_CFLAGS[@]}" "${xcflags[@]}" "$here/fuzz_$t.c" \
+			"${objs[@]}" "${xobjs[@]}" "${EVENT_LIBS[@]}" "${xlibs[@]}" -ldl -o "$out/bin/fuzz_$t" || return 1
 	done
 }
 
