@@ -6,6 +6,8 @@
 # SSH_AUTH_SOCK set:
 #  - an agent that accepts and never answers is given up after 1 s: the
 #    tunnel comes up with its key file, and the daemon answers throughout;
+#  - an agent that hangs up in the middle of a request is given up at once
+#    (its EOF made libssh2 poll the dead socket for ever);
 #  - an agent whose socket cannot even accept (its backlog full) is skipped
 #    at once, the same way.
 # shellcheck source=../lib/common.sh
@@ -25,8 +27,9 @@ local = $LPORT:127.0.0.1:9
 EOF
 } >"$CONF"
 
-for mode in silent full; do
-	step "an agent that $([[ $mode == silent ]] && echo 'never answers' || echo 'cannot accept'): the key file is used, the daemon answers"
+declare -A what=([silent]='never answers' [hangup]='hangs up mid-request' [full]='cannot accept')
+for mode in silent hangup full; do
+	step "an agent that ${what[$mode]}: the key file is used, the daemon answers"
 	sock="$TEST_DIR/agent-$mode.sock"
 	spawn "$TEST_DIR/agent-$mode.log" python3 "$TOOLS/bad_agent.py" --socket "$sock" --mode "$mode" \
 		--ready-file "$TEST_DIR/agent-$mode.ready"
@@ -42,4 +45,4 @@ for mode in silent full; do
 	stop_daemon
 	unset SSH_AUTH_SOCK
 done
-pass "an agent that never answers or cannot accept is given up: tunnel up on the key file, daemon responsive"
+pass "an agent that never answers, hangs up or cannot accept is given up: tunnel up on the key file, daemon responsive"

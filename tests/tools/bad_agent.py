@@ -4,12 +4,14 @@
   --mode silent  accepts every connection and reads what comes, but never
                  answers: an agent waiting for the user to confirm a key
                  (ssh-add -c), or a hung one.
+  --mode hangup  accepts, reads the first request and closes: an agent that
+                 dies (or a forwarded agent whose link drops) mid-request.
   --mode full    listens with a backlog of 0 and never accepts, with its
                  queue filled by connections of its own: a blocking connect
                  to it waits for ever.
 Writes "ready" to --ready-file once the socket is in that state.
 
-  bad_agent.py --socket PATH --mode silent|full --ready-file F [--max-seconds S]
+  bad_agent.py --socket PATH --mode silent|hangup|full --ready-file F [--max-seconds S]
 """
 
 import argparse
@@ -30,10 +32,18 @@ def drain(conn):
         pass
 
 
+def hang_up(conn):
+    try:
+        conn.recv(4096)
+    except OSError:
+        pass
+    conn.close()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--socket", required=True)
-    p.add_argument("--mode", choices=("silent", "full"), required=True)
+    p.add_argument("--mode", choices=("silent", "hangup", "full"), required=True)
     p.add_argument("--ready-file", required=True)
     p.add_argument("--max-seconds", type=float, default=300.0)
     args = p.parse_args()
@@ -68,7 +78,8 @@ def main():
             conn, _ = srv.accept()
         except socket.timeout:
             continue
-        threading.Thread(target=drain, args=(conn,), daemon=True).start()
+        work = hang_up if args.mode == "hangup" else drain
+        threading.Thread(target=work, args=(conn,), daemon=True).start()
     return 0
 
 

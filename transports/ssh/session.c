@@ -564,7 +564,13 @@ static ssize_t agent_io(struct wssh_session *s, int fd, void *buf, size_t len, i
 	if (rc < 0)
 		return -errno;
 	n = out ? send(fd, buf, len, flags | MSG_NOSIGNAL) : recv(fd, buf, len, flags);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		return -errno;
+	/* The agent hung up: libssh2's agent code reads 0 as "nothing yet"
+	 * and would poll a hung-up socket for ever, so EOF is an error. */
+	if (!out && n == 0 && len > 0)
+		return -ECONNRESET;
+	return n;
 }
 
 static LIBSSH2_RECV_FUNC(session_recv)
