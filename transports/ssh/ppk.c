@@ -122,7 +122,9 @@ static bool kbuf_room(struct kbuf *b, size_t n)
 
 static void put_bytes(struct kbuf *b, const void *p, size_t n)
 {
-	if (!kbuf_room(b, n))
+	/* An empty blob may come as NULL (a file with no private lines):
+	 * memcpy must not see it (found by fuzz_ppk). */
+	if (n == 0 || !kbuf_room(b, n))
 		return;
 	memcpy(b->d + b->len, p, n);
 	b->len += n;
