@@ -503,6 +503,27 @@ echo_check() {
 	python3 "$TOOLS/hold_client.py" --port "$1" --lines 3 --interval 0 --reply-timeout 5
 }
 
+# config_section HEADER [KEY = VALUE...]: print "[HEADER]", the default
+# "key = value" lines read from stdin except those whose key a given line
+# names, then the given lines: a test overrides one default in one place.
+config_section() {
+	local header=$1 line key
+	shift
+	local -A given=()
+	for line in "$@"; do
+		given[${line%%[ =]*}]=1
+	done
+	echo "[$header]"
+	while IFS= read -r line; do
+		key=${line%%[ =]*}
+		[[ -n ${given[$key]:-} ]] || echo "$line"
+	done
+	for line in "$@"; do
+		echo "$line"
+	done
+	echo
+}
+
 # relay_tunnel NAME LISTEN_PORT CONNECT_PORT: a [tunnel] section for relay.
 relay_tunnel() {
 	cat <<EOF

@@ -41,17 +41,9 @@ ppp_standins() {
 # ppp_tunnel NAME [KEY = VALUE...]: a ppp-ssh [tunnel] through gateway gw
 # with the stand-ins; a line given replaces the default of its key.
 ppp_tunnel() {
-	local name=$1 line key
+	local name=$1
 	shift
-	local -A given=()
-	for line in "$@"; do
-		given[${line%%[ =]*}]=1
-	done
-	echo "[tunnel $name]"
-	while IFS= read -r line; do
-		key=${line%%[ =]*}
-		[[ -n ${given[$key]:-} ]] || echo "$line"
-	done <<EOF
+	config_section "tunnel $name" "$@" <<EOF
 transport = ppp-ssh
 gateway = gw
 retry_min = 1s
@@ -60,10 +52,6 @@ local_ip = 10.77.0.1
 remote_ip = 10.77.0.2
 pppd = $PPPD
 EOF
-	for line in "$@"; do
-		echo "$line"
-	done
-	echo
 }
 
 # ppp_events: the stand-ins' event log.

@@ -122,17 +122,9 @@ stop_sshd() {
 # gateway_section NAME [KEY = VALUE...]: a [gateway] for the test sshd; a
 # line given replaces the default of its key.
 gateway_section() {
-	local name=$1 line key
+	local name=$1
 	shift
-	local -A given=()
-	for line in "$@"; do
-		given[${line%%[ =]*}]=1
-	done
-	echo "[gateway $name]"
-	while IFS= read -r line; do
-		key=${line%%[ =]*}
-		[[ -n ${given[$key]:-} ]] || echo "$line"
-	done <<EOF
+	config_section "gateway $name" "$@" <<EOF
 host = 127.0.0.1
 port = $SSHD_PORT
 user = $(id -un)
@@ -144,10 +136,6 @@ keepalive = 5s
 keepalive_max = 3
 connect_timeout = 5s
 EOF
-	for line in "$@"; do
-		echo "$line"
-	done
-	echo
 }
 
 # forward_get TUNNEL INDEX FIELD: a field of forwards[INDEX] in status.
